@@ -1,0 +1,37 @@
+"""Shared fixtures: tiny configurations so that the whole suite runs in minutes on 2 CPU cores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from slsim.simulators import build_config
+from slsim.simulators.duffing import DuffingConfig
+
+
+@pytest.fixture
+def tiny_duffing() -> DuffingConfig:
+    """20 frames over t = 2, coarse enough to be instant, fine enough to be accurate."""
+    return build_config(DuffingConfig, {"t_end": 2.0, "n_frames": 21, "dt": 0.02})
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+def assert_within(
+    value: float, expected: float, standard_error: float, sigmas: float = 4.0
+) -> None:
+    """Monte-Carlo agreement: |value − expected| ≤ sigmas · standard error."""
+    assert abs(value - expected) <= sigmas * standard_error, (
+        f"{value:.5f} vs {expected:.5f}: {abs(value - expected) / standard_error:.1f} σ "
+        f"with σ = {standard_error:.5f}"
+    )
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(12345)
