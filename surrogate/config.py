@@ -1,0 +1,104 @@
+"""Training configuration and the ``smoke`` / ``fast`` / ``paper`` presets.
+
+Resolution order: dataclass defaults → system defaults (window, backbone) → preset for the
+state kind → user ``--set`` overrides. The resolved config is stored in the checkpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from slsim.simulators.config import ConfigError, build_config, param, require
+
+PRESET_NAMES = ("smoke", "fast", "paper")
+
+#: Preset overrides by kind of state: "vector" (Duffing) or "field" (wave, flow).
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "vector": {
+        "smoke": {
+            "iterations": 200,
+            "width": 64,
+            "depth": 3,
+            "train_trajectories": 32,
+            "batch_size": 128,
+        },
+        "fast": {
+            "iterations": 15_000,
+            "width": 256,
+            "depth": 4,
+            "train_trajectories": 100,
+            "batch_size": 256,
+        },
+        "paper": {
+            "iterations": 60_000,
+            "width": 512,
+            "depth": 4,
+            "train_trajectories": 400,
+            "batch_size": 512,
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train one surrogate; every field can be set with ``--set KEY=VALUE``."""
+
+    method: str = param("sl", "surrogate method (sl, mse, ...)")
+    backbone: str = param("mlp", "network: mlp for vector states, unet for fields")
+    window: int = param(1, "Markov window w: number of past frames the model sees")
+    label_dim: int = param(64, "dimension d of the Stochastic Lifting label ξ")
+    residual: bool = param(True, "network predicts the increment x_{t+1} − x_t")
+    width: int = param(256, "hidden width (mlp)")
+    depth: int = param(4, "hidden layers (mlp)")
+    iterations: int = param(15_000, "optimiser steps")
+    batch_size: int = param(256, "transitions per step")
+    lr: float = param(1e-3, "peak AdamW learning rate (cosine decay to 0)")
+    weight_decay: float = param(1e-4, "AdamW weight decay")
+    train_trajectories: int = param(0, "use the first N training trajectories (0: all)")
+    seed: int = param(0, "seed of weights, labels and batch order")
+    checkpoint_every: int = param(1000, "steps between checkpoints")
+    log_every: int = param(100, "steps between logged losses")
+    bf16: bool = param(True, "bf16 autocast on CUDA (ignored on CPU)")
+    compile: bool = param(False, "torch.compile the network on CUDA")
+
+    def validate(self) -> None:
+        from .backbones import BACKBONES
+        from .methods import METHODS
+
+        require(
+            self.method in METHODS, f"unknown method '{self.method}' (known: {', '.join(METHODS)})"
+        )
+        require(
+            self.backbone in BACKBONES,
+            f"unknown backbone '{self.backbone}' (known: {', '.join(BACKBONES)})",
+        )
+        for name in (
+            "window",
+            "label_dim",
+            "width",
+            "depth",
+            "iterations",
+            "batch_size",
+            "checkpoint_every",
+            "log_every",
+        ):
+            require(getattr(self, name) > 0, f"{name} must be positive, got {getattr(self, name)}")
+        require(self.lr > 0 and self.weight_decay >= 0, "lr must be > 0 and weight_decay ≥ 0")
+        require(self.train_trajectories >= 0, "train_trajectories must be ≥ 0")
+
+
+def resolve_train_config(
+    kind: str, window: int, method: str, preset: str, overrides: dict[str, str] | None = None
+) -> TrainConfig:
+    """Combine system defaults, a preset and user overrides into a validated config."""
+    if preset not in PRESET_NAMES:
+        raise ConfigError(f"unknown preset '{preset}' (known: {', '.join(PRESET_NAMES)})")
+    if kind not in PRESETS:
+        raise ConfigError(f"no training presets for {kind} states yet")
+    backbone = "mlp" if kind == "vector" else "unet"
+    values: dict[str, Any] = {"window": window, "backbone": backbone, "method": method}
+    values.update(PRESETS[kind][preset])
+    values.update(overrides or {})
+    return build_config(TrainConfig, values)

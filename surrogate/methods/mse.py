@@ -1,0 +1,44 @@
+"""Deterministic regression baseline: the MSE minimiser is the conditional mean (no spread)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .base import Method, with_residual
+
+
+def _predict(model: nn.Module, context: torch.Tensor, config) -> torch.Tensor:
+    channels = context.shape[1] // config.window
+    return with_residual(model, context, model(context, None), channels, config.residual)
+
+
+def loss(
+    model: nn.Module,
+    context: torch.Tensor,
+    target: torch.Tensor,
+    labels: torch.Tensor | None,
+    generator: torch.Generator,
+    config,
+) -> torch.Tensor:
+    del labels, generator
+    return torch.mean((_predict(model, context, config) - target) ** 2)
+
+
+def step(
+    model: nn.Module, context: torch.Tensor, generator: torch.Generator, config
+) -> torch.Tensor:
+    del generator
+    return _predict(model, context, config)
+
+
+METHOD = Method(
+    name="mse",
+    summary="deterministic regression without labels (collapses to the conditional mean)",
+    uses_labels=False,
+    extra_input_frames=0,
+    cond_dim=lambda config: 0,
+    loss=loss,
+    step=step,
+    calls_per_step=lambda config: 1,
+)

@@ -1,0 +1,43 @@
+"""Autoregressive rollouts: batched over trajectories, the method's sampler once per frame."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from .config import TrainConfig
+from .methods import Method
+
+
+@torch.no_grad()
+def rollout(
+    model: nn.Module,
+    method: Method,
+    config: TrainConfig,
+    context: torch.Tensor,
+    n_steps: int,
+    generator: torch.Generator,
+    batch_size: int = 1024,
+    on_batch: Callable[[int], None] | None = None,
+) -> torch.Tensor:
+    """Generate ``n_steps`` frames after each start window.
+
+    ``context`` is ``(n, w, C, *spatial)`` in normalised units on the model's device; the result
+    is ``(n, n_steps, C, *spatial)``. ``generator`` lives on the same device and supplies all
+    sampling noise (fresh labels for SL), so a fixed seed and batch size give fixed samples.
+    """
+    model.eval()
+    out = []
+    for start in range(0, context.shape[0], batch_size):
+        window = context[start : start + batch_size]
+        frames = []
+        for _ in range(n_steps):
+            nxt = method.step(model, window.flatten(1, 2), generator, config)
+            frames.append(nxt)
+            window = torch.cat([window[:, 1:], nxt[:, None]], dim=1)
+        out.append(torch.stack(frames, dim=1))
+        if on_batch is not None:
+            on_batch(window.shape[0])
+    return torch.cat(out, dim=0)

@@ -1,0 +1,171 @@
+"""The training loop shared by every method: AdamW + cosine decay, fixed labels, exact resume.
+
+All randomness of a run flows from ``config.seed``: the initial weights, the label table and one
+CPU generator that draws batch indices and any method noise. Its state is checkpointed with
+the model, optimiser and scheduler, so a resumed run takes exactly the steps the uninterrupted
+one would have taken (bit for bit on CPU).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from slsim.simulators.config import config_to_dict
+
+from .backbones import build_backbone
+from .checkpoint import save_checkpoint
+from .config import TrainConfig
+from .labels import label_table
+from .methods import Method, get_method
+from .normalization import Normalizer
+from .transitions import TransitionSet
+
+#: on_log(step, mean loss since last log, learning rate)
+LogCallback = Callable[[int, float, float], None]
+
+
+def build_model(config: TrainConfig, frame_shape: tuple[int, ...]) -> nn.Module:
+    """The method's network on the configured backbone, initialised from ``config.seed``."""
+    method = get_method(config.method)
+    channels = frame_shape[0]
+    torch.manual_seed(config.seed)
+    return build_backbone(
+        config.backbone,
+        (config.window + method.extra_input_frames) * channels,
+        channels,
+        method.cond_dim(config),
+        frame_shape,
+        config,
+    )
+
+
+@dataclass
+class Trainer:
+    """Mutable training state: network, optimiser, schedule, step and the data generator."""
+
+    config: TrainConfig
+    method: Method
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    generator: torch.Generator
+    step: int
+    history: list[dict[str, float]]
+
+    @classmethod
+    def create(
+        cls, config: TrainConfig, frame_shape: tuple[int, ...], device: torch.device
+    ) -> Trainer:
+        model = build_model(config, frame_shape).to(device)
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.iterations)
+        generator = torch.Generator().manual_seed(config.seed + 2)
+        return cls(config, get_method(config.method), model, optimizer, scheduler, generator, 0, [])
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        self.step = int(state["step"])
+        self.history = list(state["history"])
+
+    def state(self, normalizer: Normalizer, meta: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "config": config_to_dict(self.config),
+            "meta": meta,
+            "normalizer": normalizer.state_dict(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "step": self.step,
+            "history": self.history,
+            "finished": self.step >= self.config.iterations,
+        }
+
+
+def train(
+    trainer: Trainer,
+    data: TransitionSet,
+    normalizer: Normalizer,
+    checkpoint: Path,
+    meta: dict[str, Any],
+    on_log: LogCallback | None = None,
+    stop_at: int | None = None,
+) -> dict[str, Any]:
+    """Train (or continue) to ``config.iterations`` (or ``stop_at``), checkpointing as it goes.
+
+    On Ctrl-C the current state is saved before the interrupt propagates, so the next call
+    resumes from the last completed step.
+    """
+    config = trainer.config
+    device = next(trainer.model.parameters()).device
+    labels = (
+        label_table(len(data), config.label_dim, config.seed + 1).to(device)
+        if trainer.method.uses_labels
+        else None
+    )
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if config.bf16 and device.type == "cuda"
+        else contextlib.nullcontext()
+    )
+    model = (
+        torch.compile(trainer.model) if config.compile and device.type == "cuda" else trainer.model
+    )
+    end = config.iterations if stop_at is None else min(stop_at, config.iterations)
+    running, count, started = 0.0, 0, time.perf_counter()
+    try:
+        while trainer.step < end:
+            index = torch.randint(0, len(data), (config.batch_size,), generator=trainer.generator)
+            context, target = data.batch(index.to(data.frames.device))
+            context, target = (
+                context.to(device, non_blocking=True),
+                target.to(device, non_blocking=True),
+            )
+            batch_labels = labels[index.to(device)] if labels is not None else None
+            with autocast:
+                loss = trainer.method.loss(
+                    model, context, target, batch_labels, trainer.generator, config
+                )
+            trainer.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            trainer.optimizer.step()
+            trainer.scheduler.step()
+            trainer.step += 1
+            running += loss.item()
+            count += 1
+            if trainer.step % config.log_every == 0 or trainer.step == config.iterations:
+                lr = trainer.scheduler.get_last_lr()[0]
+                trainer.history.append(
+                    {
+                        "step": trainer.step,
+                        "loss": running / count,
+                        "lr": lr,
+                        "seconds": time.perf_counter() - started,
+                    }
+                )
+                if on_log is not None:
+                    on_log(trainer.step, running / count, lr)
+                running, count = 0.0, 0
+            if trainer.step % config.checkpoint_every == 0 and trainer.step < end:
+                save_checkpoint(checkpoint, trainer.state(normalizer, meta))
+    except KeyboardInterrupt:
+        save_checkpoint(checkpoint, trainer.state(normalizer, meta))
+        raise
+    state = trainer.state(normalizer, meta)
+    save_checkpoint(checkpoint, state)
+    return state

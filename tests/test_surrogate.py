@@ -1,0 +1,216 @@
+"""Surrogate training and sampling on CPU: labels, resume, interpolation, determinism."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from slsim.simulators import ConfigError
+from slsim.surrogate import methods as methods_module
+from slsim.surrogate.checkpoint import load_checkpoint, save_checkpoint
+from slsim.surrogate.config import TrainConfig, resolve_train_config
+from slsim.surrogate.device import select_device
+from slsim.surrogate.labels import label_table
+from slsim.surrogate.methods import get_method
+from slsim.surrogate.normalization import Normalizer
+from slsim.surrogate.sampling import rollout
+from slsim.surrogate.training import Trainer, train
+from slsim.surrogate.transitions import TransitionSet, initial_context
+
+CPU = torch.device("cpu")
+
+
+def _config(**changes) -> TrainConfig:
+    base = resolve_train_config("vector", 1, "sl", "smoke", {})
+    return dataclasses.replace(base, **{"checkpoint_every": 10_000, "log_every": 10, **changes})
+
+
+def _random_walk(n: int, steps: int, seed: int = 0) -> torch.Tensor:
+    """x_{t+1} = x_t ± 0.5 with a fair coin: a bimodal transition with mean x_t."""
+    rng = np.random.default_rng(seed)
+    jumps = 0.5 * rng.choice([-1.0, 1.0], size=(n, steps))
+    x = np.concatenate([np.zeros((n, 1)), np.cumsum(jumps, axis=1)], axis=1)
+    return torch.tensor(x[:, :, None], dtype=torch.float32)
+
+
+def _fit(config: TrainConfig, data: TransitionSet, tmp_path, **kwargs):
+    trainer = Trainer.create(config, data.frame_shape, CPU)
+    normalizer = Normalizer(np.zeros(1, np.float32), np.ones(1, np.float32))
+    state = train(trainer, data, normalizer, tmp_path / "checkpoint.pt", {"test": True}, **kwargs)
+    return trainer, state
+
+
+def test_label_table_is_a_pure_function_of_its_seed():
+    assert torch.equal(label_table(100, 8, 3), label_table(100, 8, 3))
+    assert not torch.equal(label_table(100, 8, 3), label_table(100, 8, 4))
+
+
+def test_each_transition_keeps_one_label_for_all_of_training(tmp_path, monkeypatch):
+    """Targets identify transitions uniquely; every repeat of a transition must see its label."""
+    frames = torch.arange(4 * 6, dtype=torch.float32).reshape(4, 6, 1)  # 20 distinct targets
+    seen: dict[float, torch.Tensor] = {}
+    sl = get_method("sl")
+
+    def recording_loss(model, context, target, labels, generator, config):
+        for value, label in zip(target[:, 0].tolist(), labels, strict=True):
+            if value in seen:
+                assert torch.equal(seen[value], label), "a transition's label changed"
+            seen[value] = label.clone()
+        return sl.loss(model, context, target, labels, generator, config)
+
+    monkeypatch.setitem(methods_module.METHODS, "sl", dataclasses.replace(sl, loss=recording_loss))
+    config = _config(iterations=60, batch_size=16)  # 960 draws from 20 transitions: many epochs
+    _fit(config, TransitionSet(frames, 1), tmp_path)
+    assert len(seen) == 20
+    labels = label_table(20, config.label_dim, config.seed + 1)
+    for value, label in seen.items():
+        trajectory, t = divmod(int(value), 6)
+        assert torch.equal(label, labels[trajectory * 5 + t - 1])
+
+
+def test_interrupted_and_resumed_training_equals_uninterrupted(tmp_path):
+    data = TransitionSet(_random_walk(16, 5), 1)
+    config = _config(iterations=40)
+    straight, _ = _fit(config, data, tmp_path / "a")
+    _fit(config, data, tmp_path / "b", stop_at=17)
+    resumed = Trainer.create(config, data.frame_shape, CPU)
+    resumed.load_state(load_checkpoint(tmp_path / "b" / "checkpoint.pt"))
+    assert resumed.step == 17
+    normalizer = Normalizer(np.zeros(1, np.float32), np.ones(1, np.float32))
+    final = train(resumed, data, normalizer, tmp_path / "b" / "checkpoint.pt", {})
+    assert final["finished"]
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    assert [h["step"] for h in straight.history] == [h["step"] for h in resumed.history]
+    assert straight.history[-1]["loss"] == resumed.history[-1]["loss"]
+
+
+@pytest.fixture(scope="module")
+def bimodal_runs(tmp_path_factory):
+    """SL and MSE trained on the ±0.5 random walk (64 trajectories × 4 steps)."""
+    data = TransitionSet(_random_walk(64, 4), 1)
+    runs = {}
+    for method in ("sl", "mse"):
+        config = _config(
+            method=method, iterations=1500, width=128, depth=3, label_dim=32, lr=3e-3, batch_size=64
+        )
+        trainer, state = _fit(config, data, tmp_path_factory.mktemp(method))
+        runs[method] = (trainer, config, state)
+    return data, runs
+
+
+def test_labels_let_the_network_interpolate_the_data_and_mse_cannot(bimodal_runs):
+    data, runs = bimodal_runs
+    losses = {}
+    for method, (trainer, config, _) in runs.items():
+        context, target = data.batch(torch.arange(len(data)))
+        labels = (
+            label_table(len(data), config.label_dim, config.seed + 1) if method == "sl" else None
+        )
+        with torch.no_grad():
+            losses[method] = float(
+                get_method(method).loss(trainer.model, context, target, labels, None, config)
+            )
+    assert losses["mse"] > 0.2  # the jump variance 0.25 cannot be explained without labels
+    assert losses["sl"] < 0.02
+
+
+def test_fresh_labels_reproduce_the_spread_that_mse_collapses(bimodal_runs):
+    _, runs = bimodal_runs
+    start = torch.zeros(2000, 1, 1)
+    spread = {}
+    for method, (trainer, config, _) in runs.items():
+        generator = torch.Generator().manual_seed(0)
+        step = rollout(trainer.model, get_method(method), config, start, 1, generator)[:, 0, 0]
+        spread[method] = (float(step.mean()), float(step.std()))
+    assert abs(spread["sl"][0]) < 0.1 and spread["sl"][1] > 0.3  # true: mean 0, std 0.5
+    assert spread["mse"][1] < 0.01
+
+
+def test_sampling_is_deterministic_for_a_seed_and_calls_the_network_once_per_step(
+    bimodal_runs, monkeypatch
+):
+    _, runs = bimodal_runs
+    trainer, config, _ = runs["sl"]
+    start = torch.zeros(10, 1, 1)
+    calls = []
+    original = trainer.model.forward
+    monkeypatch.setattr(trainer.model, "forward", lambda *a: calls.append(1) or original(*a))
+    first = rollout(
+        trainer.model,
+        get_method("sl"),
+        config,
+        start,
+        7,
+        torch.Generator().manual_seed(5),
+        batch_size=4,
+    )
+    assert len(calls) == 7 * 3  # 3 batches of ≤ 4 trajectories, one call per step each
+    second = rollout(
+        trainer.model,
+        get_method("sl"),
+        config,
+        start,
+        7,
+        torch.Generator().manual_seed(5),
+        batch_size=4,
+    )
+    other = rollout(
+        trainer.model,
+        get_method("sl"),
+        config,
+        start,
+        7,
+        torch.Generator().manual_seed(6),
+        batch_size=4,
+    )
+    assert first.shape == (10, 7, 1)
+    assert torch.equal(first, second)
+    assert not torch.equal(first, other)
+
+
+def test_windows_repeat_the_first_frame_before_time_zero():
+    frames = torch.arange(2 * 5 * 1, dtype=torch.float32).reshape(2, 5, 1)
+    data = TransitionSet(frames, 3)
+    context, target = data.batch(torch.tensor([0, 1, 4]))
+    assert context.tolist() == [[0, 0, 0], [0, 0, 1], [5, 5, 5]]
+    assert target[:, 0].tolist() == [1, 2, 6]
+    assert initial_context(frames, 3, 2)[:, :, 0].tolist() == [[0, 0, 1], [5, 5, 6]]
+
+
+def test_normalizer_round_trips_and_standardises():
+    x = np.random.default_rng(0).normal([1.0, -3.0], [2.0, 0.5], size=(50, 7, 2)).astype(np.float32)
+    norm = Normalizer.fit([x[:20], x[20:]], channel_axis=2)
+    encoded = norm.encode(torch.from_numpy(x), 2)
+    assert torch.allclose(encoded.mean(dim=(0, 1)), torch.zeros(2), atol=1e-5)
+    assert torch.allclose(encoded.std(dim=(0, 1), unbiased=False), torch.ones(2), atol=1e-4)
+    assert torch.allclose(norm.decode(encoded, 2), torch.from_numpy(x), atol=1e-5)
+
+
+def test_checkpoints_are_written_atomically_and_versioned(tmp_path):
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, {"step": 3})
+    assert load_checkpoint(path)["step"] == 3
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+    torch.save({"format": 99}, path)
+    with pytest.raises(ValueError, match="unsupported checkpoint format"):
+        load_checkpoint(path)
+
+
+def test_configuration_errors_are_clear():
+    with pytest.raises(ConfigError, match="unknown method 'gan'"):
+        resolve_train_config("vector", 1, "gan", "fast", {})
+    with pytest.raises(ConfigError, match="unknown preset"):
+        resolve_train_config("vector", 1, "sl", "huge", {})
+    with pytest.raises(ConfigError, match="batch_size must be positive"):
+        resolve_train_config("vector", 1, "sl", "fast", {"batch_size": "0"})
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_asking_for_cuda_without_a_gpu_is_a_config_error():
+    assert select_device("auto") == CPU
+    with pytest.raises(ConfigError, match="no CUDA GPU"):
+        select_device("cuda")
