@@ -1,0 +1,50 @@
+"""Exact Wasserstein-2 distances between empirical distributions.
+
+In 1-D the quantile coupling is optimal: W2² = ∫₀¹ |F⁻¹(q) − G⁻¹(q)|² dq. For empirical
+measures both quantile functions are piecewise constant, so the integral is a finite sum over
+the merged breakpoints {i/n} ∪ {j/m} — exact for any sizes, O((n + m) log(n + m)).
+The sliced distance averages W2² over projections onto unit directions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def wasserstein2(u: np.ndarray, v: np.ndarray) -> float:
+    """Exact W2 between the empirical distributions of samples ``u`` and ``v`` (uniform weights)."""
+    u = np.sort(np.asarray(u, dtype=np.float64).ravel())
+    v = np.sort(np.asarray(v, dtype=np.float64).ravel())
+    if u.size == 0 or v.size == 0:
+        raise ValueError("Wasserstein distance of an empty sample")
+    if u.size == v.size:
+        return float(np.sqrt(np.mean((u - v) ** 2)))
+    breaks = np.union1d(np.arange(1, u.size + 1) / u.size, np.arange(1, v.size + 1) / v.size)
+    widths = np.diff(breaks, prepend=0.0)
+    # quantile level inside each interval (its midpoint) -> index of the order statistic
+    mid = breaks - widths / 2
+    qu = u[np.minimum((mid * u.size).astype(np.int64), u.size - 1)]
+    qv = v[np.minimum((mid * v.size).astype(np.int64), v.size - 1)]
+    return float(np.sqrt(np.sum(widths * (qu - qv) ** 2)))
+
+
+def unit_directions(dim: int, count: int, seed: int = 0) -> np.ndarray:
+    """``count`` directions on the unit sphere; in 2-D evenly spaced half-circle angles."""
+    if dim == 1:
+        return np.ones((1, 1))
+    if dim == 2:
+        angles = np.pi * (np.arange(count) + 0.5) / count
+        return np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    directions = np.random.default_rng(seed).standard_normal((count, dim))
+    return directions / np.linalg.norm(directions, axis=1, keepdims=True)
+
+
+def sliced_wasserstein2(x: np.ndarray, y: np.ndarray, directions: np.ndarray) -> float:
+    """sqrt(mean over directions θ of W2²(θ·x, θ·y)) for point clouds ``(n, dim)``, ``(m, dim)``."""
+    px = np.asarray(x, dtype=np.float64) @ directions.T
+    py = np.asarray(y, dtype=np.float64) @ directions.T
+    return float(
+        np.sqrt(
+            np.mean([wasserstein2(px[:, k], py[:, k]) ** 2 for k in range(directions.shape[0])])
+        )
+    )
