@@ -1,0 +1,470 @@
+"""The ``slsim`` command line: generate → train → sample → compare, plus info and demo."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from slsim.simulators import SYSTEMS, ConfigError, build_config, get_system
+from slsim.simulators.config import describe_config, parse_overrides
+
+from . import layout
+from .errors import UserError
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    name="slsim",
+    help=(
+        "Stochastic physics ensembles and Stochastic Lifting surrogates.\n\n"
+        "Typical session: slsim generate duffing; slsim train duffing; slsim sample duffing; "
+        "slsim compare --system duffing.\n\n"
+        "Files go to ./data/<system>/ (or --data-dir, $SLSIM_DATA)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+SYSTEM_HELP = f"stochastic system: {', '.join(SYSTEMS)}"
+SystemArg = Annotated[str, typer.Argument(help=SYSTEM_HELP, show_default=False)]
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="data root (default: $SLSIM_DATA or ./data)")
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", "-s", help="override a parameter, KEY=VALUE (repeatable; see --show-config)"
+    ),
+]
+DeviceOpt = Annotated[str, typer.Option(help="torch device: auto (CUDA if present), cpu, cuda[:N]")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")]
+
+
+def _progress(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=quiet,
+    )
+
+
+def _print_config(title: str, config: object) -> None:
+    table = Table(title=title, show_lines=False)
+    for column in ("parameter", "value", "unit", "meaning"):
+        table.add_column(column)
+    for row in describe_config(config):
+        table.add_row(*row)
+    console.print(table)
+
+
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and value <= 0:
+        raise UserError(f"{name} must be a positive integer, got {value}")
+
+
+@app.command()
+def generate(
+    system: SystemArg,
+    n: Annotated[
+        int | None,
+        typer.Option("--n", help="training trajectories [default: per system, duffing 10000]"),
+    ] = None,
+    n_test: Annotated[
+        int | None,
+        typer.Option("--n-test", help="held-out test trajectories (0: none) [default: per system]"),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(help="master seed; train and test use disjoint streams of it")
+    ] = 0,
+    set_: SetOpt = None,
+    data_dir: DataDirOpt = None,
+    shard_size: Annotated[
+        int | None,
+        typer.Option(help="trajectories per shard (resume granularity) [default: per system]"),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="local dask worker processes (1: run shards in this process)")
+    ] = 1,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="address of a dask.distributed scheduler, e.g. tcp://host:8786"),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="replace existing output (and discard unfinished shards)")
+    ] = False,
+    show_config: Annotated[
+        bool, typer.Option(help="print the resolved configuration and exit")
+    ] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Simulate an ensemble into DATA/<system>/train.h5 and test.h5.
+
+    Shards are written as they finish; an interrupted run resumes when the same command is run
+    again. The same seed gives bit-identical data for any shard, worker or thread count.
+    """
+    from .generation import GenerationJob, local_cluster_client, numba_threads_per_worker
+    from .generation import generate as run_generation
+
+    spec = get_system(system)
+    config = build_config(spec.config_type, parse_overrides(set_ or []))
+    if show_config:
+        _print_config(f"{system} configuration", config)
+        return
+    _positive("--n", n)
+    _positive("--workers", workers)
+    n_train = spec.default_n_train if n is None else n
+    n_held_out = spec.default_n_test if n_test is None else n_test
+    if n_held_out < 0:
+        raise UserError(f"--n-test must be ≥ 0, got {n_held_out}")
+    splits = [("train", n_train), ("test", n_held_out)] if n_held_out else [("train", n_train)]
+    jobs = [
+        GenerationJob(
+            spec,
+            config,
+            split,
+            count,
+            seed,
+            layout.split_path(system, split, data_dir),
+            shard_size or spec.default_shard_size,
+        )
+        for split, count in splits
+    ]
+    for job in jobs:
+        if job.output.exists() and not overwrite:
+            raise UserError(f"{job.output} already exists; pass --overwrite to replace it")
+    client = None
+    threads = None
+    if scheduler is not None:
+        from distributed import Client
+
+        try:
+            client = Client(scheduler, timeout="10s")
+        except OSError as err:
+            raise UserError(f"cannot reach dask scheduler {scheduler}: {err}") from None
+    elif workers > 1:
+        client, threads = local_cluster_client(workers), numba_threads_per_worker(workers)
+    try:
+        with _progress(quiet) as progress:
+            for job in jobs:
+                task = progress.add_task(f"{system} {job.split}", total=job.n)
+                run_generation(
+                    job,
+                    overwrite=overwrite,
+                    client=client,
+                    numba_threads=threads,
+                    on_progress=lambda k, task=task: progress.advance(task, k),
+                )
+    finally:
+        if client is not None:
+            client.close()
+    for job in jobs:
+        console.print(f"wrote {job.output} ({job.n} trajectories)")
+
+
+@app.command()
+def train(
+    system: SystemArg,
+    method: Annotated[
+        str,
+        typer.Option(
+            help="surrogate method: sl (Stochastic Lifting) or mse (deterministic baseline)"
+        ),
+    ] = "sl",
+    preset: Annotated[
+        str, typer.Option(help="smoke (seconds, CPU), fast (minutes), paper (the paper's scale)")
+    ] = "fast",
+    set_: SetOpt = None,
+    name: Annotated[
+        str | None, typer.Option(help="run name under DATA/<system>/runs/ [default: the method]")
+    ] = None,
+    data_dir: DataDirOpt = None,
+    device: DeviceOpt = "auto",
+    overwrite: Annotated[
+        bool, typer.Option(help="discard an existing run of the same name")
+    ] = False,
+    show_config: Annotated[
+        bool, typer.Option(help="print the resolved training configuration and exit")
+    ] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train a surrogate on DATA/<system>/train.h5 into DATA/<system>/runs/<name>/.
+
+    Checkpoints are written periodically and on Ctrl-C; running the same command again resumes
+    an unfinished run exactly where it stopped.
+    """
+    from slsim.surrogate.config import resolve_train_config
+    from slsim.surrogate.device import select_device
+
+    from .ensemble import open_ensemble
+    from .training import TrainRequest, run_training, state_kind
+
+    get_system(system)
+    overrides = parse_overrides(set_ or [])
+    train_file = layout.split_path(system, "train", data_dir)
+    if show_config:
+        with open_ensemble(train_file) as ensemble:
+            config = resolve_train_config(
+                state_kind(ensemble), ensemble.spec.markov_window, method, preset, overrides
+            )
+        _print_config(f"{system} training configuration ({preset})", config)
+        return
+    torch_device = select_device(device)
+    request = TrainRequest(
+        system,
+        train_file,
+        layout.run_dir(system, name or method, data_dir),
+        method,
+        preset,
+        overrides,
+        torch_device,
+        overwrite,
+    )
+    with _progress(quiet) as progress:
+        task = progress.add_task(f"train {system} {method}", total=None)
+
+        def on_start(config, step):
+            progress.update(task, total=config.iterations, completed=step)
+
+        def on_log(step, loss, lr):
+            progress.update(
+                task, completed=step, description=f"train {system} {method} loss {loss:.3g}"
+            )
+
+        checkpoint = run_training(request, on_log=on_log, on_start=on_start)
+    console.print(f"trained {checkpoint} on {torch_device}")
+
+
+@app.command()
+def sample(
+    system: SystemArg,
+    run: Annotated[str, typer.Option(help="run name under DATA/<system>/runs/")] = "sl",
+    n: Annotated[
+        int | None,
+        typer.Option("--n", help="trajectories to generate [default: size of the test split]"),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="seed of the sampling noise (fresh labels)")] = 0,
+    context_frames: Annotated[
+        int, typer.Option(help="true frames given at the start (1: only the initial state)")
+    ] = 1,
+    batch_size: Annotated[int, typer.Option(help="trajectories rolled out together")] = 1024,
+    data_dir: DataDirOpt = None,
+    device: DeviceOpt = "auto",
+    overwrite: Annotated[bool, typer.Option(help="replace an existing samples file")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Roll out a trained surrogate into DATA/<system>/runs/<run>/samples.h5.
+
+    The file has the simulator's schema, so every slsim tool and xarray reads it.
+    """
+    from slsim.surrogate.device import select_device
+
+    from .ensemble import open_ensemble
+    from .sampling import run_sampling
+
+    get_system(system)
+    _positive("--n", n)
+    _positive("--batch-size", batch_size)
+    test_file = layout.split_path(system, "test", data_dir)
+    if n is None:
+        with open_ensemble(test_file) as test:
+            n = test.n_trajectories
+    run_path = layout.run_dir(system, run, data_dir)
+    output = run_path / "samples.h5"
+    with _progress(quiet) as progress:
+        task = progress.add_task(f"sample {system} {run}", total=n)
+        run_sampling(
+            run_path / "checkpoint.pt",
+            test_file,
+            output,
+            n,
+            seed,
+            select_device(device),
+            context_frames,
+            batch_size,
+            overwrite,
+            on_batch=lambda k: progress.advance(task, k),
+        )
+    console.print(f"wrote {output} ({n} trajectories)")
+
+
+@app.command()
+def compare(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="surrogate ensembles to score [default: every DATA/<system>/runs/*/samples.h5]",
+            show_default=False,
+        ),
+    ] = None,
+    system: Annotated[
+        str | None, typer.Option(help=f"{SYSTEM_HELP} [default: the only one with runs]")
+    ] = None,
+    qoi: Annotated[str, typer.Option(help="crossing-time, integrated-mass, state or all")] = "all",
+    out: Annotated[
+        Path | None, typer.Option(help="report directory [default: DATA/<system>/reports/compare]")
+    ] = None,
+    data_dir: DataDirOpt = None,
+    plots: Annotated[bool, typer.Option(help="write PNG figures")] = True,
+) -> None:
+    """Score surrogate ensembles against the held-out simulator ensemble.
+
+    Every distance is reported beside its noise floor: the same distance between two
+    independent simulator ensembles of the same size.
+    """
+    from .compare import compare as run_compare
+    from .compare import write_tables
+    from .qoi import QOI_NAMES
+
+    if qoi != "all" and qoi not in QOI_NAMES:
+        raise UserError(
+            f"unknown quantity of interest '{qoi}' (known: {', '.join(QOI_NAMES)}, all)"
+        )
+    system = system or _infer_system(files, data_dir)
+    get_system(system)
+    candidates = (
+        list(files) if files else sorted(layout.runs_dir(system, data_dir).glob("*/samples.h5"))
+    )
+    comparison = run_compare(
+        layout.split_path(system, "test", data_dir),
+        layout.split_path(system, "train", data_dir),
+        candidates,
+        qoi,
+    )
+    table = Table(title=f"{system}: distance to the held-out simulator ensemble (lower is better)")
+    for column in ("metric", "QoI", "candidate", "distance", "noise floor", "× floor", "n"):
+        table.add_column(
+            column,
+            justify="right" if column in ("distance", "noise floor", "× floor", "n") else "left",
+        )
+    for row in comparison.rows:
+        table.add_row(
+            row.metric,
+            row.qoi,
+            row.candidate,
+            f"{row.value:.4g}",
+            f"{row.noise_floor:.4g}",
+            f"{row.ratio:.2f}",
+            str(row.n_candidate),
+        )
+    console.print(table)
+    out_dir = out or layout.reports_dir(system, data_dir) / "compare"
+    written = list(write_tables(comparison, out_dir))
+    if plots:
+        from .plots import plot_comparison
+
+        written += plot_comparison(comparison, out_dir)
+    console.print(f"report: {out_dir} ({', '.join(p.name for p in written)})")
+
+
+def _infer_system(files: list[Path] | None, data_dir: Path | None) -> str:
+    if files:
+        from .ensemble import open_ensemble
+
+        with open_ensemble(files[0]) as ensemble:
+            return ensemble.spec.name
+    with_runs = [
+        name for name in SYSTEMS if any(layout.runs_dir(name, data_dir).glob("*/samples.h5"))
+    ]
+    if len(with_runs) == 1:
+        return with_runs[0]
+    found = ", ".join(with_runs) if with_runs else "none"
+    raise UserError(f"pass --system (systems with sampled runs: {found})")
+
+
+@app.command()
+def info(
+    file: Annotated[Path, typer.Argument(help="an slsim HDF5 ensemble", show_default=False)],
+    deep: Annotated[bool, typer.Option(help="also scan every value for NaN/inf")] = False,
+) -> None:
+    """Shape, configuration and provenance of an ensemble file, and a one-line schema verdict."""
+    import h5py
+
+    from .ensemble import verdict
+
+    ok, line = verdict(file, deep=deep)
+    if ok:
+        with h5py.File(file, "r") as handle:
+            table = Table(title=str(file), show_header=False)
+            for key in (
+                "system",
+                "source",
+                "split",
+                "n_trajectories",
+                "master_seed",
+                "slsim_version",
+                "created",
+                "checkpoint",
+            ):
+                if key in handle.attrs:
+                    table.add_row(key, str(handle.attrs[key]))
+            for name, dset in handle.items():
+                if name not in ("trajectory",) and not dset.is_scale:
+                    table.add_row(f"dataset {name}", f"{dset.shape} {dset.dtype}")
+            time = handle["time"][...]
+            table.add_row("time", f"{time[0]:g} … {time[-1]:g} ({time.size} frames)")
+            table.add_row("config", str(handle.attrs["config"]))
+        console.print(table)
+    console.print(line)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    system: Annotated[str, typer.Argument(help=SYSTEM_HELP)] = "duffing",
+    data_dir: Annotated[Path, typer.Option(help="where the demo writes its files")] = Path(
+        "data/demo"
+    ),
+    device: DeviceOpt = "auto",
+    quiet: QuietOpt = False,
+) -> None:
+    """End to end on a small configuration: generate, train SL and MSE, sample, compare.
+
+    Re-running continues where it stopped (finished steps are kept).
+    """
+    from . import demo as demo_module
+
+    demo_module.run(
+        system,
+        data_dir,
+        device,
+        quiet,
+        generate=generate,
+        train=train,
+        sample=sample,
+        compare=compare,
+    )
+
+
+def main() -> None:
+    """Console entry point: user errors become one line on stderr and exit status 2."""
+    try:
+        app()
+    except (UserError, ConfigError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        sys.exit(130)
+
+
+__all__ = ["app", "main"]

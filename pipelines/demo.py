@@ -1,0 +1,93 @@
+"""``slsim demo``: the whole pipeline on a small configuration, through the CLI's own commands.
+
+Each stage is skipped when its output already exists (an unfinished training run resumes), so
+an interrupted demo continues where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from slsim.surrogate.checkpoint import load_checkpoint
+
+from . import layout
+from .errors import UserError
+
+#: Per system: ensemble sizes and the runs to compare (name -> method, preset, overrides).
+DEMOS: dict[str, dict] = {
+    "duffing": {
+        "n": 2000,
+        "n_test": 1000,
+        "runs": {
+            "sl": ("sl", "fast", []),
+            "mse": ("mse", "fast", []),
+        },
+    },
+}
+
+
+def _trained(run_dir: Path) -> bool:
+    checkpoint = run_dir / "checkpoint.pt"
+    return checkpoint.exists() and bool(load_checkpoint(checkpoint)["finished"])
+
+
+def run(
+    system: str,
+    data_dir: Path,
+    device: str,
+    quiet: bool,
+    *,
+    generate: Callable,
+    train: Callable,
+    sample: Callable,
+    compare: Callable,
+) -> None:
+    """Run the demo for ``system`` under ``data_dir`` with the CLI command functions given."""
+    if system not in DEMOS:
+        raise UserError(f"no demo for '{system}' (available: {', '.join(DEMOS)})")
+    settings = DEMOS[system]
+    if not layout.split_path(system, "test", data_dir).exists():
+        generate(
+            system,
+            n=settings["n"],
+            n_test=settings["n_test"],
+            seed=0,
+            set_=None,
+            data_dir=data_dir,
+            shard_size=None,
+            workers=1,
+            scheduler=None,
+            overwrite=True,
+            show_config=False,
+            quiet=quiet,
+        )
+    for name, (method, preset, overrides) in settings["runs"].items():
+        run_dir = layout.run_dir(system, name, data_dir)
+        if not _trained(run_dir):
+            train(
+                system,
+                method=method,
+                preset=preset,
+                set_=overrides,
+                name=name,
+                data_dir=data_dir,
+                device=device,
+                overwrite=False,
+                show_config=False,
+                quiet=quiet,
+            )
+        if not (run_dir / "samples.h5").exists():
+            sample(
+                system,
+                run=name,
+                n=None,
+                seed=0,
+                context_frames=1,
+                batch_size=1024,
+                data_dir=data_dir,
+                device=device,
+                overwrite=False,
+                quiet=quiet,
+            )
+    compare(files=None, system=system, qoi="all", out=None, data_dir=data_dir, plots=True)

@@ -1,0 +1,117 @@
+"""``slsim sample``: roll out a trained surrogate from held-out initial frames into samples.h5."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from slsim.simulators.config import config_from_dict, config_to_dict
+from slsim.surrogate.checkpoint import load_checkpoint
+from slsim.surrogate.config import TrainConfig
+from slsim.surrogate.methods import get_method
+from slsim.surrogate.normalization import Normalizer
+from slsim.surrogate.sampling import rollout
+from slsim.surrogate.training import build_model
+from slsim.surrogate.transitions import CHANNEL_AXIS, initial_context, unstack_frames
+
+from .ensemble import SIMULATOR, EnsembleHeader, open_ensemble, write_ensemble
+from .errors import UserError
+from .training import load_frames
+
+
+def load_surrogate(
+    checkpoint: Path, device: torch.device
+) -> tuple[torch.nn.Module, TrainConfig, Normalizer, dict]:
+    """Network (eval mode, on ``device``), training config, normaliser and data provenance."""
+    if not checkpoint.exists():
+        raise UserError(f"{checkpoint} does not exist; train the surrogate first (slsim train)")
+    try:
+        state = load_checkpoint(checkpoint)
+    except Exception as err:
+        raise UserError(f"cannot read checkpoint {checkpoint}: {err}") from None
+    if not state["finished"]:
+        raise UserError(
+            f"{checkpoint} is an unfinished run; rerun the same slsim train command to finish it"
+        )
+    config = config_from_dict(TrainConfig, state["config"])
+    model = build_model(config, tuple(state["meta"]["frame_shape"]))
+    model.load_state_dict(state["model"])
+    return (
+        model.to(device).eval(),
+        config,
+        Normalizer.from_state_dict(state["normalizer"]),
+        state["meta"],
+    )
+
+
+def run_sampling(
+    checkpoint: Path,
+    test_file: Path,
+    output: Path,
+    n: int,
+    seed: int,
+    device: torch.device,
+    context_frames: int = 1,
+    batch_size: int = 1024,
+    overwrite: bool = False,
+    on_batch: Callable[[int], None] | None = None,
+) -> Path:
+    """Generate n surrogate trajectories; trajectory i starts from test trajectory i mod n_test."""
+    if n <= 0:
+        raise UserError(f"the number of trajectories must be positive, got {n}")
+    if output.exists() and not overwrite:
+        raise UserError(f"{output} already exists; pass --overwrite to replace it")
+    model, config, normalizer, meta = load_surrogate(checkpoint, device)
+    if not 1 <= context_frames <= config.window:
+        raise UserError(f"--context-frames must be between 1 and the window {config.window}")
+    with open_ensemble(test_file) as test:
+        if test.source != SIMULATOR:
+            raise UserError(f"{test_file} is not a simulator ensemble")
+        if meta["system"] != test.spec.name:
+            raise UserError(
+                f"{checkpoint} was trained on {meta['system']}, {test_file} is {test.spec.name}"
+            )
+        if config_to_dict(test.config) != meta["system_config"]:
+            raise UserError(
+                f"{test_file} was simulated with a different configuration than the training data"
+            )
+        index = np.arange(n) % test.n_trajectories
+        start = load_frames(test, min(n, test.n_trajectories), context_frames)[index]
+        spec, system_config, n_frames = test.spec, test.config, len(test.time)
+    frames = torch.from_numpy(np.ascontiguousarray(start))
+    context = initial_context(
+        normalizer.encode(frames, CHANNEL_AXIS).to(device), config.window, context_frames
+    )
+    generator = torch.Generator(device=device).manual_seed(seed)
+    generated = rollout(
+        model,
+        get_method(config.method),
+        config,
+        context,
+        n_frames - context_frames,
+        generator,
+        batch_size,
+        on_batch,
+    )
+    decoded = normalizer.decode(generated.float().cpu(), CHANNEL_AXIS).numpy()
+    trajectories = np.concatenate([start, decoded], axis=1).astype(np.float32)
+    dims = {name: spec.variable(name).dims for name in spec.state_variables}
+    arrays = unstack_frames(trajectories, spec.state_variables, dims)
+    header = EnsembleHeader(
+        system=spec.name,
+        config=system_config,
+        source=f"surrogate:{config.method}",
+        split="samples",
+        master_seed=seed,
+        n_trajectories=n,
+        extra={
+            "checkpoint": str(checkpoint.resolve()),
+            "initial_conditions": str(test_file.resolve()),
+            "context_frames": context_frames,
+            "train_config": config_to_dict(config),
+        },
+    )
+    return write_ensemble(output, spec, header, {**arrays, "initial_index": index})
