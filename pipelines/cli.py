@@ -55,16 +55,41 @@ DeviceOpt = Annotated[str, typer.Option(help="torch device: auto (CUDA if presen
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")]
 
 
-def _progress(quiet: bool) -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=quiet,
-    )
+class _LazyProgress:
+    """A rich progress display that appears with its first task, i.e. only once the inputs
+    have been validated, so that a user error prints one clean line."""
+
+    def __init__(self, quiet: bool):
+        self.progress = Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            disable=quiet,
+        )
+        self.started = False
+
+    def add_task(self, description: str, **kwargs) -> int:
+        if not self.started:
+            self.progress.start()
+            self.started = True
+        return self.progress.add_task(description, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self.progress, name)
+
+    def __enter__(self) -> _LazyProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.started:
+            self.progress.stop()
+
+
+def _progress(quiet: bool) -> _LazyProgress:
+    return _LazyProgress(quiet)
 
 
 def _print_config(title: str, config: object) -> None:
@@ -165,13 +190,19 @@ def generate(
     try:
         with _progress(quiet) as progress:
             for job in jobs:
-                task = progress.add_task(f"{system} {job.split}", total=job.n)
+                tasks: list[int] = []
+
+                def advance(k: int, job=job, tasks=tasks) -> None:
+                    if not tasks:
+                        tasks.append(progress.add_task(f"{system} {job.split}", total=job.n))
+                    progress.advance(tasks[0], k)
+
                 run_generation(
                     job,
                     overwrite=overwrite,
                     client=client,
                     numba_threads=threads,
-                    on_progress=lambda k, task=task: progress.advance(task, k),
+                    on_progress=advance,
                 )
     finally:
         if client is not None:
@@ -221,7 +252,9 @@ def train(
     overrides = parse_overrides(set_ or [])
     train_file = layout.split_path(system, "train", data_dir)
     if show_config:
-        with open_ensemble(train_file) as ensemble:
+        with open_ensemble(
+            train_file, hint=f"generate it first with: slsim generate {system}"
+        ) as ensemble:
             config = resolve_train_config(
                 state_kind(ensemble), ensemble.spec.markov_window, method, preset, overrides
             )
@@ -239,14 +272,18 @@ def train(
         overwrite,
     )
     with _progress(quiet) as progress:
-        task = progress.add_task(f"train {system} {method}", total=None)
+        tasks: list[int] = []
 
         def on_start(config, step):
-            progress.update(task, total=config.iterations, completed=step)
+            tasks.append(
+                progress.add_task(
+                    f"train {system} {method}", total=config.iterations, completed=step
+                )
+            )
 
         def on_log(step, loss, lr):
             progress.update(
-                task, completed=step, description=f"train {system} {method} loss {loss:.3g}"
+                tasks[0], completed=step, description=f"train {system} {method} loss {loss:.3g}"
             )
 
         checkpoint = run_training(request, on_log=on_log, on_start=on_start)
@@ -285,12 +322,14 @@ def sample(
     _positive("--batch-size", batch_size)
     test_file = layout.split_path(system, "test", data_dir)
     if n is None:
-        with open_ensemble(test_file) as test:
+        with open_ensemble(
+            test_file, hint=f"generate it first with: slsim generate {system}"
+        ) as test:
             n = test.n_trajectories
     run_path = layout.run_dir(system, run, data_dir)
     output = run_path / "samples.h5"
     with _progress(quiet) as progress:
-        task = progress.add_task(f"sample {system} {run}", total=n)
+        tasks: list[int] = []
         run_sampling(
             run_path / "checkpoint.pt",
             test_file,
@@ -301,7 +340,8 @@ def sample(
             context_frames,
             batch_size,
             overwrite,
-            on_batch=lambda k: progress.advance(task, k),
+            on_start=lambda: tasks.append(progress.add_task(f"sample {system} {run}", total=n)),
+            on_batch=lambda k: progress.advance(tasks[0], k),
         )
     console.print(f"wrote {output} ({n} trajectories)")
 

@@ -81,10 +81,17 @@ def compare(
     target_path: Path, reference_path: Path, candidate_paths: list[Path], qoi: str = "all"
 ) -> Comparison:
     """Score every candidate against the target with the system's metrics for ``qoi``."""
-    if not candidate_paths:
-        raise UserError("nothing to compare: no surrogate ensembles given or found")
-    with open_ensemble(target_path) as target, open_ensemble(reference_path) as reference:
+    hint = "generate the simulator ensembles first with: slsim generate"
+    with (
+        open_ensemble(target_path, hint=hint) as target,
+        open_ensemble(reference_path, hint=hint) as reference,
+    ):
         check_compatible(target, reference)
+        if not candidate_paths:
+            raise UserError(
+                f"nothing to compare: no surrogate samples found; make them with: "
+                f"slsim sample {target.spec.name}"
+            )
         metrics = metrics_for(target.spec.name, qoi)
         if not metrics:
             raise UserError(f"no '{qoi}' quantity of interest is defined for {target.spec.name}")

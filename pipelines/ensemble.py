@@ -35,6 +35,17 @@ REQUIRED_ATTRS = ("slsim_schema", "system", "config", "source", "n_trajectories"
 _CHUNK_TARGET_BYTES = 1 << 18
 
 
+def ensure_directory(directory: Path) -> Path:
+    """Create ``directory`` (and parents) or raise a one-line :class:`UserError`."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create directory {directory}: {err.strerror}") from None
+    if not os.access(directory, os.W_OK):
+        raise UserError(f"cannot write to {directory}: permission denied")
+    return directory
+
+
 @contextlib.contextmanager
 def atomic_output(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
@@ -42,12 +53,7 @@ def atomic_output(path: Path) -> Iterator[Path]:
     A crash or Ctrl-C leaves the previous ``path`` (if any) untouched and no partial file.
     """
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"cannot create directory {path.parent}: {err.strerror}") from None
-    if not os.access(path.parent, os.W_OK):
-        raise UserError(f"cannot write to {path.parent}: permission denied")
+    ensure_directory(path.parent)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         yield tmp
@@ -266,11 +272,11 @@ def check_ensemble(path: Path, deep: bool = False) -> list[str]:
     """
     path = Path(path)
     if not path.exists():
-        return [f"{path} does not exist"]
+        return ["file does not exist"]
     try:
         handle = h5py.File(path, "r")
     except OSError:
-        return [f"{path} is not a readable HDF5 file"]
+        return ["not a readable HDF5 file"]
     with handle:
         problems, spec, _ = _check_open(handle)
         if deep and not problems and spec is not None:
@@ -286,9 +292,12 @@ def check_ensemble(path: Path, deep: bool = False) -> list[str]:
     return problems
 
 
-def open_ensemble(path: Path) -> Ensemble:
-    """Open and validate an ensemble; a malformed file raises :class:`UserError` in one line."""
+def open_ensemble(path: Path, hint: str = "") -> Ensemble:
+    """Open and validate an ensemble; a missing or malformed file raises :class:`UserError`
+    in one line (``hint`` is appended when the file does not exist)."""
     path = Path(path)
+    if hint and not path.exists():
+        raise UserError(f"{path} does not exist; {hint}")
     problems = check_ensemble(path)
     if problems:
         raise UserError(f"{path}: {'; '.join(problems)}")

@@ -26,7 +26,14 @@ import numpy as np
 from slsim.simulators import SystemSpec, get_system, trajectory_seeds
 from slsim.simulators.config import config_from_dict, config_to_dict
 
-from .ensemble import SIMULATOR, EnsembleHeader, atomic_output, create_ensemble, write_ensemble
+from .ensemble import (
+    SIMULATOR,
+    EnsembleHeader,
+    atomic_output,
+    create_ensemble,
+    ensure_directory,
+    write_ensemble,
+)
 from .errors import UserError
 
 # Numba's default threading layer must not be entered by two Python threads at once; a dask
@@ -123,7 +130,7 @@ def _prepare_shard_dir(job: GenerationJob, overwrite: bool) -> None:
                 "command to resume it, or pass --overwrite to discard it"
             )
         shutil.rmtree(job.shard_dir)
-    job.shard_dir.mkdir(parents=True)
+    ensure_directory(job.shard_dir)
     manifest_path.write_text(json.dumps(job.manifest(), indent=1))
 
 

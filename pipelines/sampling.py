@@ -57,6 +57,7 @@ def run_sampling(
     context_frames: int = 1,
     batch_size: int = 1024,
     overwrite: bool = False,
+    on_start: Callable[[], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> Path:
     """Generate n surrogate trajectories; trajectory i starts from test trajectory i mod n_test."""
@@ -67,7 +68,7 @@ def run_sampling(
     model, config, normalizer, meta = load_surrogate(checkpoint, device)
     if not 1 <= context_frames <= config.window:
         raise UserError(f"--context-frames must be between 1 and the window {config.window}")
-    with open_ensemble(test_file) as test:
+    with open_ensemble(test_file, hint="generate it first with: slsim generate") as test:
         if test.source != SIMULATOR:
             raise UserError(f"{test_file} is not a simulator ensemble")
         if meta["system"] != test.spec.name:
@@ -86,6 +87,8 @@ def run_sampling(
         normalizer.encode(frames, CHANNEL_AXIS).to(device), config.window, context_frames
     )
     generator = torch.Generator(device=device).manual_seed(seed)
+    if on_start is not None:
+        on_start()
     generated = rollout(
         model,
         get_method(config.method),

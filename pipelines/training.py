@@ -26,7 +26,7 @@ from slsim.surrogate.normalization import Normalizer
 from slsim.surrogate.training import LogCallback, Trainer, train
 from slsim.surrogate.transitions import CHANNEL_AXIS, TransitionSet, stack_frames
 
-from .ensemble import SIMULATOR, Ensemble, open_ensemble
+from .ensemble import SIMULATOR, Ensemble, ensure_directory, open_ensemble
 from .errors import UserError
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -89,7 +89,9 @@ def run_training(
     on_start: Callable[[TrainConfig, int], None] | None = None,
 ) -> Path:
     """Train (or resume) the run described by ``request``; returns the checkpoint path."""
-    ensemble = open_ensemble(request.train_file)
+    ensemble = open_ensemble(
+        request.train_file, hint=f"generate it first with: slsim generate {request.system}"
+    )
     with ensemble:
         if ensemble.source != SIMULATOR:
             raise UserError(
@@ -123,7 +125,7 @@ def run_training(
         trainer.load_state(state)
     if on_start is not None:
         on_start(config, trainer.step)
-    request.run_dir.mkdir(parents=True, exist_ok=True)
+    ensure_directory(request.run_dir)
     (request.run_dir / "config.json").write_text(
         json.dumps({"train": config_to_dict(config), "data": meta}, indent=1)
     )

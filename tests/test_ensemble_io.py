@@ -101,8 +101,10 @@ def test_deep_check_finds_non_finite_values(duffing_file):
 def test_non_hdf5_and_missing_files_are_reported(tmp_path):
     junk = tmp_path / "junk.h5"
     junk.write_text("not hdf5")
-    assert check_ensemble(junk) == [f"{junk} is not a readable HDF5 file"]
-    assert "does not exist" in check_ensemble(tmp_path / "nope.h5")[0]
+    assert check_ensemble(junk) == ["not a readable HDF5 file"]
+    assert check_ensemble(tmp_path / "nope.h5") == ["file does not exist"]
+    with pytest.raises(UserError, match=r"nope\.h5 does not exist; make it first"):
+        open_ensemble(tmp_path / "nope.h5", hint="make it first")
 
 
 def test_atomic_output_keeps_the_old_file_when_writing_fails(tmp_path):

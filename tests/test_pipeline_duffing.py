@@ -1,0 +1,108 @@
+"""generate → train (sl, mse) → sample → compare through the CLI on a tiny Duffing ensemble."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from slsim.pipelines.cli import app
+from slsim.pipelines.ensemble import check_ensemble
+from slsim.pipelines.errors import UserError
+
+runner = CliRunner()
+TINY = ["--set", "t_end=2", "--set", "n_frames=21", "--set", "dt=0.02"]
+
+
+def invoke(*args: str):
+    result = runner.invoke(app, [*args, "--quiet"] if args[0] != "compare" else list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipeline") / "data"
+    d = ["--data-dir", str(root)]
+    invoke("generate", "duffing", "--n", "96", "--n-test", "64", *TINY, *d)
+    for method in ("sl", "mse"):
+        invoke("train", "duffing", "--method", method, "--preset", "smoke", *d)
+        invoke("sample", "duffing", "--run", method, *d)
+    result = invoke("compare", "--system", "duffing", *d)
+    return root, result
+
+
+def test_every_file_is_a_valid_ensemble_with_provenance(pipeline):
+    root, _ = pipeline
+    for path in [root / "duffing" / "train.h5", root / "duffing" / "test.h5"]:
+        assert check_ensemble(path, deep=True) == []
+    samples = root / "duffing" / "runs" / "sl" / "samples.h5"
+    assert check_ensemble(samples, deep=True) == []
+    with h5py.File(samples, "r") as handle, h5py.File(root / "duffing" / "test.h5", "r") as test:
+        assert handle.attrs["source"] == "surrogate:sl"
+        assert handle.attrs["checkpoint"].endswith("runs/sl/checkpoint.pt")
+        assert handle.attrs["config"] == test.attrs["config"]
+        assert handle["state"].shape == (64, 21, 2)
+        np.testing.assert_array_equal(handle["initial_index"][...], np.arange(64))
+        # rollouts start from the held-out initial states and then move on their own
+        np.testing.assert_array_equal(handle["state"][:, 0], test["state"][:, 0])
+        assert not np.allclose(handle["state"][:, 5], test["state"][:, 5])
+
+
+def test_train_and_test_splits_share_no_trajectories(pipeline):
+    root, _ = pipeline
+    with (
+        h5py.File(root / "duffing" / "train.h5") as a,
+        h5py.File(root / "duffing" / "test.h5") as b,
+    ):
+        assert len(np.intersect1d(a["seed"][...], b["seed"][...])) == 0
+
+
+def test_compare_writes_table_json_and_figures(pipeline):
+    root, result = pipeline
+    assert "noise floor" in result.output
+    report = root / "duffing" / "reports" / "compare"
+    rows = json.loads((report / "comparison.json").read_text())["rows"]
+    assert {(r["candidate"], r["metric"]) for r in rows} == {
+        (c, m) for c in ("sl", "mse") for m in ("SW2", "WCT")
+    }
+    assert all(r["noise_floor"] > 0 and r["value"] > 0 for r in rows)
+    assert (report / "comparison.csv").read_text().startswith("system,candidate,source,metric")
+    for figure in ("sw2_vs_time.png", "sw2_marginals.png", "wct_hist.png"):
+        assert (report / figure).stat().st_size > 1000
+
+
+def test_finished_run_is_not_retrained_silently(pipeline):
+    root, _ = pipeline
+    args = ["train", "duffing", "--preset", "smoke", "--data-dir", str(root), "--quiet"]
+    result = runner.invoke(app, args)
+    assert isinstance(result.exception, UserError)
+    assert "already trained" in str(result.exception)
+
+
+def test_compare_refuses_ensembles_from_another_configuration(pipeline, tmp_path):
+    root, _ = pipeline
+    other = tmp_path / "other"
+    invoke(
+        "generate",
+        "duffing",
+        "--n",
+        "8",
+        "--n-test",
+        "8",
+        *TINY,
+        "--set",
+        "sigma=0.3",
+        "--data-dir",
+        str(other),
+    )
+    result = runner.invoke(
+        app, ["compare", str(other / "duffing" / "test.h5"), "--data-dir", str(root)]
+    )
+    assert isinstance(result.exception, UserError)
+    assert "different duffing configurations" in str(result.exception)
