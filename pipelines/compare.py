@@ -54,6 +54,7 @@ class Comparison:
     time: np.ndarray
     rows: list[Row]
     values: dict[str, dict[str, np.ndarray]]  # metric -> ensemble label -> values
+    components: list[str] = field(default_factory=list)  # names of vector-state components
 
 
 def check_compatible(target: Ensemble, other: Ensemble) -> None:
@@ -137,7 +138,12 @@ def compare(
                         )
                     )
         time = target.time / target.time[-1]
-    return Comparison(target.spec.name, Path(target_path), Path(reference_path), time, rows, values)
+        components = (
+            [str(c) for c in target["component"].asstr()] if "component" in target.handle else []
+        )
+    return Comparison(
+        target.spec.name, Path(target_path), Path(reference_path), time, rows, values, components
+    )
 
 
 def reference_values(metric: Metric, reference: Ensemble, n: int) -> np.ndarray:

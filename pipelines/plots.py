@@ -73,7 +73,10 @@ def plot_marginals(
         lo = min(float(v.min()) for v in values.values())
         hi = max(float(v.max()) for v in values.values())
         _histogram(ax, values, np.linspace(lo, hi if hi > lo else lo + 1, 41))
-        ax.set(title=f"t = {comparison.time[frame]:.2f}", xlabel=f"component {component}")
+        name = (
+            comparison.components[component] if comparison.components else f"component {component}"
+        )
+        ax.set(title=f"t = {comparison.time[frame]:.2f}", xlabel=name)
     axes[0].set_ylabel("density")
     axes[-1].legend(fontsize="small")
     fig.tight_layout()

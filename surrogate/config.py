@@ -34,12 +34,14 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "train_trajectories": 100,
             "batch_size": 256,
         },
+        # The paper's Duffing settings are not recoverable; 2x the data and iterations measured
+        # no better than "fast" (docs/duffing.md), so "paper" is "fast" for vector states.
         "paper": {
             "label_dim": 8,
-            "iterations": 30_000,
+            "iterations": 15_000,
             "width": 256,
             "depth": 4,
-            "train_trajectories": 200,
+            "train_trajectories": 100,
             "batch_size": 256,
         },
     },
