@@ -171,12 +171,31 @@ def _run_dask(
         future.release()
 
 
+def _copy_rows(source: h5py.Dataset, target: h5py.Dataset, start: int) -> None:
+    """Copy ``source`` into ``target[start:]``; compressed chunks are moved verbatim when both
+    files chunk one trajectory per chunk with the same filters (no decompress/recompress)."""
+    same_layout = (
+        source.chunks == target.chunks
+        and source.chunks is not None
+        and source.chunks[0] == 1
+        and source.compression == target.compression
+        and source.shuffle == target.shuffle
+    )
+    if not same_layout:
+        target[start : start + source.shape[0]] = source[...]
+        return
+    for index in range(source.id.get_num_chunks()):
+        offset = source.id.get_chunk_info(index).chunk_offset
+        mask, data = source.id.read_direct_chunk(offset)
+        target.id.write_direct_chunk((offset[0] + start, *offset[1:]), data, mask)
+
+
 def _join(job: GenerationJob) -> None:
     with atomic_output(job.output) as tmp, create_ensemble(tmp, job.spec, job.header(job.n)) as out:
-        for index, (start, stop) in enumerate(job.shards):
+        for index, (start, _stop) in enumerate(job.shards):
             with h5py.File(job.shard_path(index), "r") as shard:
                 for name in [*(v.name for v in job.spec.variables), "seed"]:
-                    out[name][start:stop] = shard[name][...]
+                    _copy_rows(shard[name], out[name], start)
 
 
 def generate(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from . import duffing
+from . import duffing, wave
 from .config import ConfigError
 from .system import SystemSpec
 
 SYSTEMS: dict[str, SystemSpec] = {
     duffing.SYSTEM.name: duffing.SYSTEM,
+    wave.SYSTEM.name: wave.SYSTEM,
 }
 
 
