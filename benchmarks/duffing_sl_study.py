@@ -27,7 +27,7 @@ from slsim.surrogate.methods import get_method
 from slsim.surrogate.normalization import Normalizer
 from slsim.surrogate.sampling import rollout
 from slsim.surrogate.training import Trainer, train
-from slsim.surrogate.transitions import TransitionSet, initial_context
+from slsim.surrogate.transitions import TensorFrames, TransitionSet, initial_context
 
 
 def scores(samples: np.ndarray, test: np.ndarray) -> tuple[float, float]:
@@ -59,7 +59,7 @@ def main() -> None:
 
     frames = train_states.astype(np.float32)
     normalizer = Normalizer.fit([frames], channel_axis=2)
-    data = TransitionSet(normalizer.encode(torch.from_numpy(frames), 2), 1)
+    data = TransitionSet(TensorFrames(normalizer.encode(torch.from_numpy(frames), 2)), 1)
     start = normalizer.encode(torch.from_numpy(test[:, :1].astype(np.float32)), 2)
     overrides = parse_overrides(args.overrides)
     for seed in args.seeds:

@@ -235,18 +235,25 @@ def train(
     show_config: Annotated[
         bool, typer.Option(help="print the resolved training configuration and exit")
     ] = False,
+    data: Annotated[
+        str,
+        typer.Option(
+            help="where training frames live: auto (GPU or RAM when they fit, else read from "
+            "HDF5 per batch), memory, or stream"
+        ),
+    ] = "auto",
     quiet: QuietOpt = False,
 ) -> None:
     """Train a surrogate on DATA/<system>/train.h5 into DATA/<system>/runs/<name>/.
 
     Checkpoints are written periodically and on Ctrl-C; running the same command again resumes
-    an unfinished run exactly where it stopped.
+    an unfinished run exactly where it stopped. Launched with torchrun (torchrun
+    --nproc-per-node 4 -m slsim.pipelines train wave) it trains on several GPUs with DDP.
     """
-    from slsim.surrogate.config import resolve_train_config
     from slsim.surrogate.device import select_device
 
     from .ensemble import open_ensemble
-    from .training import TrainRequest, run_training, state_kind
+    from .training import TrainRequest, resolve_config, run_training
 
     get_system(system)
     overrides = parse_overrides(set_ or [])
@@ -255,21 +262,21 @@ def train(
         with open_ensemble(
             train_file, hint=f"generate it first with: slsim generate {system}"
         ) as ensemble:
-            config = resolve_train_config(
-                state_kind(ensemble), ensemble.spec.markov_window, method, preset, overrides
-            )
+            config = resolve_config(ensemble, method, preset, overrides)
         _print_config(f"{system} training configuration ({preset})", config)
         return
     torch_device = select_device(device)
     request = TrainRequest(
         system,
         train_file,
+        layout.split_path(system, "test", data_dir),
         layout.run_dir(system, name or method, data_dir),
         method,
         preset,
         overrides,
         torch_device,
         overwrite,
+        data,
     )
     with _progress(quiet) as progress:
         tasks: list[int] = []
@@ -281,9 +288,12 @@ def train(
                 )
             )
 
-        def on_log(step, loss, lr):
+        def on_log(step, loss, lr, scores):
+            shown = "".join(f" {key} {value:.3g}" for key, value in scores.items())
             progress.update(
-                tasks[0], completed=step, description=f"train {system} {method} loss {loss:.3g}"
+                tasks[0],
+                completed=step,
+                description=f"train {system} {method} loss {loss:.3g}{shown}",
             )
 
         checkpoint = run_training(request, on_log=on_log, on_start=on_start)

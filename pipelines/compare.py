@@ -97,7 +97,7 @@ def compare(
         if not metrics:
             raise UserError(f"no '{qoi}' quantity of interest is defined for {target.spec.name}")
         n_target = target.n_trajectories
-        target_values = {m.name: m.extract(target, n_target) for m in metrics}
+        target_values = {m.name: m.values(target, n_target) for m in metrics}
         rows: list[Row] = []
         values: dict[str, dict[str, np.ndarray]] = {
             m.name: {"simulator": target_values[m.name]} for m in metrics
@@ -119,7 +119,7 @@ def compare(
                             reference_values(metric, reference, n), target_values[metric.name]
                         )
                     floor, floor_t = floors[(metric.name, n)]
-                    cand = metric.extract(candidate, n)
+                    cand = metric.values(candidate, n)
                     values[metric.name][label] = cand
                     value, per_t = metric.distance(cand, target_values[metric.name])
                     rows.append(
@@ -147,7 +147,7 @@ def compare(
 
 
 def reference_values(metric: Metric, reference: Ensemble, n: int) -> np.ndarray:
-    return metric.extract(reference, n)
+    return metric.values(reference, n)
 
 
 def write_tables(comparison: Comparison, out_dir: Path) -> tuple[Path, Path]:

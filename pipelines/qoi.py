@@ -1,24 +1,33 @@
 """Quantities of interest and the distances reported between ensembles.
 
-A :class:`Metric` extracts a per-trajectory quantity from an ensemble file and measures the
-distance between two ensembles' distributions of it:
+A :class:`Metric` turns the state arrays of an ensemble into one value per trajectory (or per
+trajectory and time) and measures the distance between two ensembles' distributions of it:
 
 * scalar per trajectory (crossing time) → exact 1-D W2 (WCT);
-* scalar per trajectory and time (integrated mass) → W2 at each time, averaged (WIM);
+* scalar per trajectory and time (integrated mass) → W2 at each time, averaged over the
+  generated frames (WIM);
 * vector per trajectory and time (the Duffing state) → sliced W2 at each time, averaged.
 
-Times are normalised to [0, 1] (t / t_end) as in the paper.
+Times are normalised to [0, 1] (frame index / last index) as in the paper; a trajectory that
+never crosses gets 1. Values are computed in chunks of trajectories, so arrays may be h5py
+datasets or dask/xarray arrays of any size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from .ensemble import Ensemble
 from .wasserstein import sliced_wasserstein2, unit_directions, wasserstein2
+
+#: Trajectories per chunk when reading state arrays.
+CHUNK = 64
+
+#: extract(state arrays by variable name, number of trajectories, parameters) -> values
+Extractor = Callable[[Mapping[str, Any], int, Mapping[str, Any]], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -28,8 +37,12 @@ class Metric:
     name: str
     qoi: str
     description: str
-    #: ``extract(ensemble, n)`` → values of the first n trajectories: (n,), (n, T) or (n, T, k)
-    extract: Callable[[Ensemble, int], np.ndarray]
+    extract: Extractor
+    #: Parameters of the QoI (thresholds, regions, normalisation), recorded in reports.
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def values(self, arrays: Mapping[str, Any], n: int, **params: Any) -> np.ndarray:
+        return self.extract(arrays, n, {**self.params, **params})
 
     def distance(self, a: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray | None]:
         """Scalar distance and, for time-resolved quantities, the distance at each time."""
@@ -46,6 +59,13 @@ class Metric:
         return float(per_time[1:].mean()), per_time
 
 
+def chunked(array: Any, n: int, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``fn`` applied to ``array[:n]`` in chunks of trajectories, concatenated."""
+    return np.concatenate(
+        [fn(np.asarray(array[s : min(s + CHUNK, n)])) for s in range(0, n, CHUNK)]
+    )
+
+
 def first_crossing_time(events: np.ndarray) -> np.ndarray:
     """Normalised time of the first True along axis 1 of ``(n, T)`` events; 1.0 if none."""
     events = np.asarray(events, dtype=bool)
@@ -54,12 +74,43 @@ def first_crossing_time(events: np.ndarray) -> np.ndarray:
     return first / last
 
 
-def _duffing_state(ensemble: Ensemble, n: int) -> np.ndarray:
-    return ensemble["state"][:n].astype(np.float64)
+def outer_ring(field: np.ndarray) -> np.ndarray:
+    """Values on the outermost ring of cells of ``(..., H, W)`` fields, flattened last."""
+    return np.concatenate(
+        [field[..., 0, :], field[..., -1, :], field[..., 1:-1, 0], field[..., 1:-1, -1]], axis=-1
+    )
 
 
-def _duffing_crossing(ensemble: Ensemble, n: int) -> np.ndarray:
-    return first_crossing_time(ensemble["state"][:n, :, 0] < 0)
+# --- Duffing ---------------------------------------------------------------------------------
+
+
+def _duffing_state(arrays: Mapping[str, Any], n: int, params: Mapping[str, Any]) -> np.ndarray:
+    return chunked(arrays["state"], n, lambda s: s.astype(np.float64))
+
+
+def _duffing_crossing(arrays: Mapping[str, Any], n: int, params: Mapping[str, Any]) -> np.ndarray:
+    level = params["level"]
+    return chunked(arrays["state"], n, lambda s: first_crossing_time(s[:, :, 0] < level))
+
+
+# --- wave ------------------------------------------------------------------------------------
+
+
+def _wave_crossing(arrays: Mapping[str, Any], n: int, params: Mapping[str, Any]) -> np.ndarray:
+    """First time any outer-ring value exceeds ``threshold · scale`` (signed, as in the paper)."""
+    limit = params["threshold"] * params["scale"]
+    return chunked(
+        arrays["u"], n, lambda u: first_crossing_time((outer_ring(u) > limit).any(axis=-1))
+    )
+
+
+def _mean_abs(variable: str) -> Extractor:
+    def extract(arrays: Mapping[str, Any], n: int, params: Mapping[str, Any]) -> np.ndarray:
+        return chunked(
+            arrays[variable], n, lambda u: np.abs(u.astype(np.float64)).mean(axis=(-2, -1))
+        )
+
+    return extract
 
 
 METRICS: dict[str, tuple[Metric, ...]] = {
@@ -67,7 +118,28 @@ METRICS: dict[str, tuple[Metric, ...]] = {
         Metric(
             "SW2", "state", "per-time sliced W2 of (x, v), averaged over frames", _duffing_state
         ),
-        Metric("WCT", "crossing-time", "W2 of the first-passage time to x < 0", _duffing_crossing),
+        Metric(
+            "WCT",
+            "crossing-time",
+            "W2 of the first-passage time to x < level",
+            _duffing_crossing,
+            {"level": 0.0},
+        ),
+    ),
+    "wave": (
+        Metric(
+            "WCT",
+            "crossing-time",
+            "W2 of the first time u > threshold·scale anywhere on the outer ring of the grid",
+            _wave_crossing,
+            {"threshold": 0.05, "scale": 1.0},
+        ),
+        Metric(
+            "WIM",
+            "integrated-mass",
+            "per-time W2 of the mean |u| over the grid, averaged",
+            _mean_abs("u"),
+        ),
     ),
 }
 
@@ -77,5 +149,10 @@ QOI_NAMES = ("crossing-time", "integrated-mass", "state")
 def metrics_for(system: str, qoi: str = "all") -> tuple[Metric, ...]:
     """The metrics of ``system`` for one QoI name, or all of them."""
     available = METRICS.get(system, ())
-    chosen = available if qoi == "all" else tuple(m for m in available if m.qoi == qoi)
-    return chosen
+    return available if qoi == "all" else tuple(m for m in available if m.qoi == qoi)
+
+
+def validation_metric(system: str) -> Metric | None:
+    """The metric logged during training: the crossing time, as in the paper's Table 1."""
+    chosen = metrics_for(system, "crossing-time")
+    return chosen[0] if chosen else None

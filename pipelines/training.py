@@ -1,15 +1,20 @@
 """``slsim train``: read the training split, train a surrogate in ``runs/<name>/``, resume if asked.
 
 A run directory holds ``checkpoint.pt`` (full state), ``config.json`` (resolved training
-configuration and data provenance) and ``history.csv`` (loss curve). Starting a run whose
-directory has an unfinished checkpoint with the same configuration resumes it; a finished run
-or different settings are refused unless ``overwrite`` is given.
+configuration and data provenance) and ``history.csv`` (loss and validation curve). Starting a
+run whose directory has an unfinished checkpoint with the same configuration resumes it; a
+finished run or different settings are refused unless ``overwrite`` is given.
+
+The training frames live on the GPU or in RAM when they fit, and are otherwise read from the
+HDF5 file batch by batch; the batches are the same either way. Under ``torchrun`` the same
+command trains with DistributedDataParallel.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,14 +27,28 @@ import torch
 from slsim.simulators.config import config_to_dict
 from slsim.surrogate.checkpoint import load_checkpoint
 from slsim.surrogate.config import TrainConfig, resolve_train_config
+from slsim.surrogate.methods import get_method
 from slsim.surrogate.normalization import Normalizer
-from slsim.surrogate.training import LogCallback, Trainer, train
-from slsim.surrogate.transitions import CHANNEL_AXIS, TransitionSet, stack_frames
+from slsim.surrogate.sampling import rollout
+from slsim.surrogate.training import Distributed, LogCallback, Trainer, Validator, train
+from slsim.surrogate.transitions import (
+    CHANNEL_AXIS,
+    HDF5Frames,
+    TensorFrames,
+    TransitionSet,
+    initial_context,
+    stack_frames,
+    unstack_frames,
+)
 
 from .ensemble import SIMULATOR, Ensemble, ensure_directory, open_ensemble
 from .errors import UserError
+from .qoi import validation_metric
 
 CHECKPOINT_NAME = "checkpoint.pt"
+DATA_MODES = ("auto", "memory", "stream")
+#: Trajectories per block when reading or normalising (the same in every data mode).
+READ_BLOCK = 64
 
 
 def state_kind(ensemble: Ensemble) -> str:
@@ -38,30 +57,137 @@ def state_kind(ensemble: Ensemble) -> str:
     return "field" if "x" in dims else "vector"
 
 
+def state_dims(ensemble: Ensemble) -> dict[str, tuple[str, ...]]:
+    return {name: ensemble.spec.variable(name).dims for name in ensemble.spec.state_variables}
+
+
 def load_frames(ensemble: Ensemble, n: int, n_frames: int | None = None) -> np.ndarray:
     """The first n trajectories (first ``n_frames`` frames) as stacked ``(n, T, C, *spatial)``."""
     spec = ensemble.spec
     arrays = {name: ensemble[name][:n, :n_frames] for name in spec.state_variables}
-    dims = {name: spec.variable(name).dims for name in spec.state_variables}
-    return stack_frames(arrays, spec.state_variables, dims)
+    return stack_frames(arrays, spec.state_variables, state_dims(ensemble))
+
+
+def resolve_config(
+    ensemble: Ensemble, method: str, preset: str, overrides: dict[str, str]
+) -> TrainConfig:
+    spec = ensemble.spec
+    return resolve_train_config(
+        state_kind(ensemble),
+        spec.markov_window,
+        method,
+        preset,
+        overrides,
+        dict(spec.training_defaults),
+    )
+
+
+def fit_normalizer(ensemble: Ensemble, n: int) -> Normalizer:
+    """Per-channel statistics of the first n trajectories, read in fixed blocks."""
+    blocks = (
+        load_frames_range(ensemble, s, min(s + READ_BLOCK, n)) for s in range(0, n, READ_BLOCK)
+    )
+    return Normalizer.fit(blocks, channel_axis=CHANNEL_AXIS)
+
+
+def load_frames_range(ensemble: Ensemble, start: int, stop: int) -> np.ndarray:
+    spec = ensemble.spec
+    arrays = {name: ensemble[name][start:stop] for name in spec.state_variables}
+    return stack_frames(arrays, spec.state_variables, state_dims(ensemble))
+
+
+def available_memory() -> int:
+    """Bytes of RAM available now (Linux /proc/meminfo; total RAM elsewhere)."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def frame_store(
+    ensemble: Ensemble, n: int, normalizer: Normalizer, device: torch.device, mode: str
+):
+    """Frames on ``device`` or in RAM when they fit (or ``mode`` says so), else streamed."""
+    if mode not in DATA_MODES:
+        raise UserError(f"unknown data mode '{mode}' (known: {', '.join(DATA_MODES)})")
+    first = ensemble[ensemble.spec.state_variables[0]]
+    size = 4 * n * int(np.prod(first.shape[1:])) * len(ensemble.spec.state_variables)
+    if mode == "stream" or (mode == "auto" and size > available_memory() // 2):
+        return HDF5Frames(
+            ensemble.path, ensemble.spec.state_variables, state_dims(ensemble), n, normalizer
+        )
+    blocks = [
+        normalizer.encode(
+            torch.from_numpy(load_frames_range(ensemble, s, min(s + READ_BLOCK, n))), CHANNEL_AXIS
+        )
+        for s in range(0, n, READ_BLOCK)
+    ]
+    frames = torch.cat(blocks)
+    if device.type == "cuda" and size < torch.cuda.mem_get_info(device)[0] // 2:
+        frames = frames.to(device)
+    return TensorFrames(frames)
+
+
+def make_validator(
+    test: Ensemble, config: TrainConfig, normalizer: Normalizer, device: torch.device
+) -> Validator | None:
+    """Roll out from held-out starts and score the system's crossing-time distance."""
+    metric = validation_metric(test.spec.name)
+    if metric is None or not config.validate_every:
+        return None
+    n = min(config.validate_trajectories, test.n_trajectories)
+    target = metric.values(test, n)
+    start = torch.from_numpy(load_frames(test, n, 1))
+    context = initial_context(normalizer.encode(start, CHANNEL_AXIS).to(device), config.window, 1)
+    method = get_method(config.method)
+    dims, variables, steps = state_dims(test), test.spec.state_variables, len(test.time) - 1
+
+    def validate(model: torch.nn.Module) -> dict[str, float]:
+        generator = torch.Generator(device=device).manual_seed(0)
+        generated = rollout(model, method, config, context, steps, generator, batch_size=256)
+        frames = torch.cat([start, normalizer.decode(generated.float().cpu(), CHANNEL_AXIS)], dim=1)
+        arrays = unstack_frames(frames.numpy(), variables, dims)
+        return {f"val_{metric.name}": metric.distance(metric.values(arrays, n), target)[0]}
+
+    return validate
+
+
+def distributed_context() -> Distributed | None:
+    """Join the ``torchrun`` process group when launched by it (WORLD_SIZE > 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return None
+    if not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+    return Distributed(torch.distributed.get_rank(), world)
 
 
 @dataclass(frozen=True)
 class TrainRequest:
     system: str
     train_file: Path
+    test_file: Path
     run_dir: Path
     method: str
     preset: str
     overrides: dict[str, str]
     device: torch.device
     overwrite: bool = False
+    data_mode: str = "auto"
 
 
-def _existing_state(request: TrainRequest, config: TrainConfig) -> dict[str, Any] | None:
+def _existing_state(
+    request: TrainRequest, config: TrainConfig, main: bool
+) -> dict[str, Any] | None:
     checkpoint = request.run_dir / CHECKPOINT_NAME
     if request.overwrite and request.run_dir.exists():
-        shutil.rmtree(request.run_dir)
+        if main:
+            shutil.rmtree(request.run_dir)
         return None
     if not checkpoint.exists():
         return None
@@ -89,54 +215,54 @@ def run_training(
     on_start: Callable[[TrainConfig, int], None] | None = None,
 ) -> Path:
     """Train (or resume) the run described by ``request``; returns the checkpoint path."""
-    ensemble = open_ensemble(
-        request.train_file, hint=f"generate it first with: slsim generate {request.system}"
-    )
-    with ensemble:
+    distributed = distributed_context()
+    main = distributed is None or distributed.is_main
+    hint = f"generate it first with: slsim generate {request.system}"
+    with open_ensemble(request.train_file, hint=hint) as ensemble:
         if ensemble.source != SIMULATOR:
             raise UserError(
                 f"{request.train_file} is not a simulator ensemble (source {ensemble.source})"
             )
-        config = resolve_train_config(
-            state_kind(ensemble),
-            ensemble.spec.markov_window,
-            request.method,
-            request.preset,
-            request.overrides,
-        )
+        config = resolve_config(ensemble, request.method, request.preset, request.overrides)
         available = ensemble.n_trajectories
         n = config.train_trajectories or available
         if n > available:
             raise UserError(f"train_trajectories = {n} but {request.train_file} holds {available}")
-        state = _existing_state(request, config)
-        frames = load_frames(ensemble, n)
+        state = _existing_state(request, config, main)
+        normalizer = fit_normalizer(ensemble, n)
+        store = frame_store(ensemble, n, normalizer, request.device, request.data_mode)
         meta = {
             "system": ensemble.spec.name,
             "system_config": config_to_dict(ensemble.config),
             "train_file": str(request.train_file.resolve()),
             "n_train_trajectories": n,
-            "frame_shape": list(frames.shape[2:]),
+            "frame_shape": list(store.shape[2:]),
         }
-    normalizer = Normalizer.fit([frames], channel_axis=CHANNEL_AXIS)
-    encoded = normalizer.encode(torch.from_numpy(frames), channel_axis=CHANNEL_AXIS)
-    data = TransitionSet(encoded.to(request.device), config.window)
+    validate = None
+    if config.validate_every and main and request.test_file.exists():
+        with open_ensemble(request.test_file) as test:
+            validate = make_validator(test, config, normalizer, request.device)
+    data = TransitionSet(store, config.window)
     trainer = Trainer.create(config, data.frame_shape, request.device)
     if state is not None:
         trainer.load_state(state)
-    if on_start is not None:
+    if on_start is not None and main:
         on_start(config, trainer.step)
-    ensure_directory(request.run_dir)
-    (request.run_dir / "config.json").write_text(
-        json.dumps({"train": config_to_dict(config), "data": meta}, indent=1)
-    )
+    if main:
+        ensure_directory(request.run_dir)
+        payload = {"train": config_to_dict(config), "data": meta}
+        (request.run_dir / "config.json").write_text(json.dumps(payload, indent=1))
     checkpoint = request.run_dir / CHECKPOINT_NAME
-    final = train(trainer, data, normalizer, checkpoint, meta, on_log=on_log)
-    write_history(final["history"], request.run_dir / "history.csv")
+    final = train(trainer, data, normalizer, checkpoint, meta, on_log, None, validate, distributed)
+    if main:
+        write_history(final["history"], request.run_dir / "history.csv")
     return checkpoint
 
 
 def write_history(history: list[dict[str, float]], path: Path) -> None:
+    fields = ["step", "loss", "lr", "seconds"]
+    fields += sorted({key for entry in history for key in entry} - set(fields))
     with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["step", "loss", "lr", "seconds"])
+        writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(history)

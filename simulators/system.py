@@ -8,8 +8,8 @@ are written once against this contract.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,8 @@ class SystemSpec:
     default_shard_size: int
     #: Markov window (number of past frames) a surrogate conditions on by default.
     markov_window: int
+    #: Surrogate training settings this system needs (e.g. circular padding on a torus).
+    training_defaults: Mapping[str, Any] = field(default_factory=dict)
 
     def variable(self, name: str) -> Variable:
         for var in self.variables:

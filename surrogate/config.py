@@ -45,7 +45,39 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "batch_size": 256,
         },
     },
+    "field": {
+        "smoke": {
+            "channels": (8, 16),
+            "emb_dim": 32,
+            "label_dim": 16,
+            "iterations": 30,
+            "batch_size": 8,
+            "lr": 1e-3,
+            "train_trajectories": 8,
+            "validate_every": 0,
+        },
+        "fast": {
+            "channels": (32, 64, 128),
+            "emb_dim": 256,
+            "iterations": 20_000,
+            "batch_size": 64,
+            "lr": 3e-4,
+            "validate_every": 2_000,
+        },
+        # the paper's table: batch 64, d = 64, AdamW + cosine, 350 000 iterations; "medium" net
+        "paper": {
+            "channels": (128, 256, 512),
+            "blocks": 2,
+            "emb_dim": 512,
+            "iterations": 350_000,
+            "batch_size": 64,
+            "lr": 1e-4,
+            "validate_every": 10_000,
+        },
+    },
 }
+#: Defaults for every field preset: the paper's networks predict the next frame directly.
+FIELD_DEFAULTS: dict[str, Any] = {"residual": False, "label_dim": 64}
 
 
 @dataclass(frozen=True)
@@ -59,6 +91,11 @@ class TrainConfig:
     residual: bool = param(True, "network predicts the increment x_{t+1} − x_t")
     width: int = param(256, "hidden width (mlp)")
     depth: int = param(4, "hidden layers (mlp)")
+    channels: tuple[int, ...] = param((32, 64, 128), "channels per resolution level (unet)")
+    blocks: int = param(1, "residual blocks per level (unet)")
+    emb_dim: int = param(256, "width of the two-layer conditioning MLP (unet)")
+    padding: str = param("zeros", "convolution padding: zeros, or circular for periodic domains")
+    coordinate_channels: bool = param(False, "append x, y coordinate channels to the input")
     iterations: int = param(15_000, "optimiser steps")
     batch_size: int = param(256, "transitions per step")
     lr: float = param(1e-3, "peak AdamW learning rate (cosine decay to 0)")
@@ -67,6 +104,8 @@ class TrainConfig:
     seed: int = param(0, "seed of weights, labels and batch order")
     checkpoint_every: int = param(1000, "steps between checkpoints")
     log_every: int = param(100, "steps between logged losses")
+    validate_every: int = param(0, "steps between validation rollouts scored on a QoI (0: never)")
+    validate_trajectories: int = param(64, "held-out trajectories rolled out per validation")
     bf16: bool = param(True, "bf16 autocast on CUDA (ignored on CPU)")
     compile: bool = param(False, "torch.compile the network on CUDA")
 
@@ -94,18 +133,29 @@ class TrainConfig:
             require(getattr(self, name) > 0, f"{name} must be positive, got {getattr(self, name)}")
         require(self.lr > 0 and self.weight_decay >= 0, "lr must be > 0 and weight_decay ≥ 0")
         require(self.train_trajectories >= 0, "train_trajectories must be ≥ 0")
+        require(self.validate_every >= 0, "validate_every must be ≥ 0")
+        require(len(self.channels) >= 1 and min(self.channels) > 0, "channels must be positive")
+        require(self.padding in ("zeros", "circular"), "padding must be zeros or circular")
 
 
 def resolve_train_config(
-    kind: str, window: int, method: str, preset: str, overrides: dict[str, str] | None = None
+    kind: str,
+    window: int,
+    method: str,
+    preset: str,
+    overrides: dict[str, str] | None = None,
+    system_defaults: dict[str, Any] | None = None,
 ) -> TrainConfig:
     """Combine system defaults, a preset and user overrides into a validated config."""
     if preset not in PRESET_NAMES:
         raise ConfigError(f"unknown preset '{preset}' (known: {', '.join(PRESET_NAMES)})")
     if kind not in PRESETS:
-        raise ConfigError(f"no training presets for {kind} states yet")
+        raise ConfigError(f"no training presets for {kind} states")
     backbone = "mlp" if kind == "vector" else "unet"
     values: dict[str, Any] = {"window": window, "backbone": backbone, "method": method}
+    if kind == "field":
+        values.update(FIELD_DEFAULTS)
+    values.update(system_defaults or {})
     values.update(PRESETS[kind][preset])
     values.update(overrides or {})
     return build_config(TrainConfig, values)

@@ -28,8 +28,22 @@ from .methods import Method, get_method
 from .normalization import Normalizer
 from .transitions import TransitionSet
 
-#: on_log(step, mean loss since last log, learning rate)
-LogCallback = Callable[[int, float, float], None]
+#: on_log(step, mean loss since last log, learning rate, validation scores)
+LogCallback = Callable[[int, float, float, dict[str, float]], None]
+#: validate(model) -> named scores (e.g. a QoI distance of rollouts to held-out data)
+Validator = Callable[[nn.Module], dict[str, float]]
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """This process's place in a ``torchrun`` job (DistributedDataParallel)."""
+
+    rank: int
+    world_size: int
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
 
 
 def build_model(config: TrainConfig, frame_shape: tuple[int, ...]) -> nn.Module:
@@ -105,14 +119,23 @@ def train(
     meta: dict[str, Any],
     on_log: LogCallback | None = None,
     stop_at: int | None = None,
+    validate: Validator | None = None,
+    distributed: Distributed | None = None,
 ) -> dict[str, Any]:
     """Train (or continue) to ``config.iterations`` (or ``stop_at``), checkpointing as it goes.
 
+    Under ``torchrun`` every rank draws the same global batch of ``config.batch_size`` from the
+    shared generator and trains on its slice; DDP averages the gradients, so the run equals a
+    single-process run with the global batch. Only rank 0 validates, logs and checkpoints.
     On Ctrl-C the current state is saved before the interrupt propagates, so the next call
     resumes from the last completed step.
     """
     config = trainer.config
     device = next(trainer.model.parameters()).device
+    rank, world = (distributed.rank, distributed.world_size) if distributed else (0, 1)
+    main = rank == 0
+    if config.batch_size % world:
+        raise ValueError(f"batch_size {config.batch_size} is not divisible by {world} processes")
     labels = (
         label_table(len(data), config.label_dim, config.seed + 1).to(device)
         if trainer.method.uses_labels
@@ -123,15 +146,24 @@ def train(
         if config.bf16 and device.type == "cuda"
         else contextlib.nullcontext()
     )
-    model = (
-        torch.compile(trainer.model) if config.compile and device.type == "cuda" else trainer.model
-    )
+    model = trainer.model
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(model)
+    if config.compile and device.type == "cuda":
+        model = torch.compile(model)
     end = config.iterations if stop_at is None else min(stop_at, config.iterations)
+    share = config.batch_size // world
     running, count, started = 0.0, 0, time.perf_counter()
+
+    def save() -> None:
+        if main:
+            save_checkpoint(checkpoint, trainer.state(normalizer, meta))
+
     try:
         while trainer.step < end:
             index = torch.randint(0, len(data), (config.batch_size,), generator=trainer.generator)
-            context, target = data.batch(index.to(data.frames.device))
+            index = index[rank * share : (rank + 1) * share]
+            context, target = data.batch(index)
             context, target = (
                 context.to(device, non_blocking=True),
                 target.to(device, non_blocking=True),
@@ -146,26 +178,37 @@ def train(
             trainer.optimizer.step()
             trainer.scheduler.step()
             trainer.step += 1
-            running += loss.item()
+            value = loss.detach()
+            if world > 1:
+                torch.distributed.all_reduce(value)
+                value /= world
+            running += value.item()
             count += 1
-            if trainer.step % config.log_every == 0 or trainer.step == config.iterations:
+            scores: dict[str, float] = {}
+            due = config.validate_every and (
+                trainer.step % config.validate_every == 0 or trainer.step == config.iterations
+            )
+            if due and validate is not None and main:
+                scores = validate(trainer.model)
+                trainer.model.train()
+            if trainer.step % config.log_every == 0 or trainer.step == config.iterations or scores:
                 lr = trainer.scheduler.get_last_lr()[0]
-                trainer.history.append(
-                    {
-                        "step": trainer.step,
-                        "loss": running / count,
-                        "lr": lr,
-                        "seconds": time.perf_counter() - started,
-                    }
-                )
-                if on_log is not None:
-                    on_log(trainer.step, running / count, lr)
+                entry = {
+                    "step": trainer.step,
+                    "loss": running / count,
+                    "lr": lr,
+                    "seconds": time.perf_counter() - started,
+                    **scores,
+                }
+                trainer.history.append(entry)
+                if on_log is not None and main:
+                    on_log(trainer.step, running / count, lr, scores)
                 running, count = 0.0, 0
             if trainer.step % config.checkpoint_every == 0 and trainer.step < end:
-                save_checkpoint(checkpoint, trainer.state(normalizer, meta))
+                save()
     except KeyboardInterrupt:
-        save_checkpoint(checkpoint, trainer.state(normalizer, meta))
+        save()
         raise
     state = trainer.state(normalizer, meta)
-    save_checkpoint(checkpoint, state)
+    save()
     return state

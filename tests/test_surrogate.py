@@ -18,7 +18,7 @@ from slsim.surrogate.methods import get_method
 from slsim.surrogate.normalization import Normalizer
 from slsim.surrogate.sampling import rollout
 from slsim.surrogate.training import Trainer, train
-from slsim.surrogate.transitions import TransitionSet, initial_context
+from slsim.surrogate.transitions import TensorFrames, TransitionSet, initial_context
 
 CPU = torch.device("cpu")
 
@@ -63,7 +63,7 @@ def test_each_transition_keeps_one_label_for_all_of_training(tmp_path, monkeypat
 
     monkeypatch.setitem(methods_module.METHODS, "sl", dataclasses.replace(sl, loss=recording_loss))
     config = _config(iterations=60, batch_size=16)  # 960 draws from 20 transitions: many epochs
-    _fit(config, TransitionSet(frames, 1), tmp_path)
+    _fit(config, TransitionSet(TensorFrames(frames), 1), tmp_path)
     assert len(seen) == 20
     labels = label_table(20, config.label_dim, config.seed + 1)
     for value, label in seen.items():
@@ -72,7 +72,7 @@ def test_each_transition_keeps_one_label_for_all_of_training(tmp_path, monkeypat
 
 
 def test_interrupted_and_resumed_training_equals_uninterrupted(tmp_path):
-    data = TransitionSet(_random_walk(16, 5), 1)
+    data = TransitionSet(TensorFrames(_random_walk(16, 5)), 1)
     config = _config(iterations=40)
     straight, _ = _fit(config, data, tmp_path / "a")
     _fit(config, data, tmp_path / "b", stop_at=17)
@@ -91,7 +91,7 @@ def test_interrupted_and_resumed_training_equals_uninterrupted(tmp_path):
 @pytest.fixture(scope="module")
 def bimodal_runs(tmp_path_factory):
     """SL and MSE trained on the ±0.5 random walk (64 trajectories × 4 steps)."""
-    data = TransitionSet(_random_walk(64, 4), 1)
+    data = TransitionSet(TensorFrames(_random_walk(64, 4)), 1)
     runs = {}
     for method in ("sl", "mse"):
         config = _config(
@@ -174,7 +174,7 @@ def test_sampling_is_deterministic_for_a_seed_and_calls_the_network_once_per_ste
 
 def test_windows_repeat_the_first_frame_before_time_zero():
     frames = torch.arange(2 * 5 * 1, dtype=torch.float32).reshape(2, 5, 1)
-    data = TransitionSet(frames, 3)
+    data = TransitionSet(TensorFrames(frames), 3)
     context, target = data.batch(torch.tensor([0, 1, 4]))
     assert context.tolist() == [[0, 0, 0], [0, 0, 1], [5, 5, 5]]
     assert target[:, 0].tolist() == [1, 2, 6]

@@ -4,11 +4,52 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import nn
 
 from slsim.simulators.config import ConfigError
 
 from .mlp import MLP
+from .unet import UNet
+
+
+class WithCoordinates(nn.Module):
+    """Appends x, y ∈ [−1, 1] channels so that a convolutional net can tell where it is
+    (e.g. relative to wells at fixed corners)."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        b, _, h, w = x.shape
+        ys = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype)
+        xs = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype)
+        grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")).expand(b, -1, -1, -1)
+        return self.net(torch.cat([x, grid], dim=1), cond)
+
+
+def _unet(
+    in_channels: int, out_channels: int, cond_dim: int, frame_shape: tuple[int, ...], config
+) -> nn.Module:
+    if len(frame_shape) != 3:
+        raise ConfigError("the unet backbone is for fields (C, H, W); use mlp for vector states")
+    factor = 2 ** (len(config.channels) - 1)
+    if frame_shape[1] % factor or frame_shape[2] % factor:
+        raise ConfigError(
+            f"{len(config.channels)} unet levels need H, W divisible by {factor}: {frame_shape[1:]}"
+        )
+    extra = 2 if config.coordinate_channels else 0
+    net = UNet(
+        in_channels + extra,
+        out_channels,
+        cond_dim,
+        tuple(config.channels),
+        config.blocks,
+        config.emb_dim,
+        padding_mode=config.padding,
+    )
+    return WithCoordinates(net) if config.coordinate_channels else net
 
 
 def _mlp(
@@ -19,7 +60,7 @@ def _mlp(
     return MLP(in_channels, out_channels, cond_dim, config.width, config.depth)
 
 
-BACKBONES: dict[str, Callable[..., nn.Module]] = {"mlp": _mlp}
+BACKBONES: dict[str, Callable[..., nn.Module]] = {"mlp": _mlp, "unet": _unet}
 
 
 def build_backbone(
