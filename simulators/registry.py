@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from . import duffing, wave
+from . import duffing, flow, wave
 from .config import ConfigError
 from .system import SystemSpec
 
 SYSTEMS: dict[str, SystemSpec] = {
     duffing.SYSTEM.name: duffing.SYSTEM,
+    flow.SYSTEM.name: flow.SYSTEM,
     wave.SYSTEM.name: wave.SYSTEM,
 }
 
