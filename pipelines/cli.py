@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -369,6 +370,27 @@ def compare(
         str | None, typer.Option(help=f"{SYSTEM_HELP} [default: the only one with runs]")
     ] = None,
     qoi: Annotated[str, typer.Option(help="crossing-time, integrated-mass, state or all")] = "all",
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            help="QoI parameter, KEY=VALUE (repeatable): threshold, scale (wave: a number or "
+            "max = max |u| of the test ensemble), corner_cells (flow), level (duffing)",
+            show_default=False,
+        ),
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option(help="bootstrap resamples for the 95 % intervals (0: none)", min=0)
+    ] = 200,
+    neighbours: Annotated[
+        int,
+        typer.Option(
+            help="generated trajectories checked against their nearest training trajectory "
+            "(0: skip)",
+            min=0,
+        ),
+    ] = 32,
     out: Annotated[
         Path | None, typer.Option(help="report directory [default: DATA/<system>/reports/compare]")
     ] = None,
@@ -377,17 +399,20 @@ def compare(
 ) -> None:
     """Score surrogate ensembles against the held-out simulator ensemble.
 
-    Every distance is reported beside its noise floor: the same distance between two
-    independent simulator ensembles of the same size.
+    Every distance is reported with a bootstrap 95 % interval beside its noise floor: the same
+    distance between two independent simulator ensembles of the same size. A nearest-neighbour
+    check compares generated trajectories with the training set (ratio ≈ 1: new samples,
+    ≪ 1: memorised).
     """
+    from .compare import Options, write_tables
     from .compare import compare as run_compare
-    from .compare import write_tables
     from .qoi import QOI_NAMES
 
     if qoi != "all" and qoi not in QOI_NAMES:
         raise UserError(
             f"unknown quantity of interest '{qoi}' (known: {', '.join(QOI_NAMES)}, all)"
         )
+    overrides = _parse_params(param or [])
     system = system or _infer_system(files, data_dir)
     get_system(system)
     candidates = (
@@ -397,25 +422,34 @@ def compare(
         layout.split_path(system, "test", data_dir),
         layout.split_path(system, "train", data_dir),
         candidates,
-        qoi,
+        Options(qoi, overrides, bootstrap, neighbours),
     )
     table = Table(title=f"{system}: distance to the held-out simulator ensemble (lower is better)")
-    for column in ("metric", "QoI", "candidate", "distance", "noise floor", "× floor", "n"):
-        table.add_column(
-            column,
-            justify="right" if column in ("distance", "noise floor", "× floor", "n") else "left",
-        )
+    for column in ("metric", "candidate", "distance [95 % CI]", "noise floor [95 % CI]"):
+        table.add_column(column, justify="left" if column in ("metric", "candidate") else "right")
+    table.add_column("× floor", justify="right")
+    table.add_column("n", justify="right")
     for row in comparison.rows:
         table.add_row(
             row.metric,
-            row.qoi,
             row.candidate,
-            f"{row.value:.4g}",
-            f"{row.noise_floor:.4g}",
+            f"{row.value:.3g} {_interval_text(row.ci_low, row.ci_high)}",
+            f"{row.noise_floor:.3g} {_interval_text(row.floor_low, row.floor_high)}",
             f"{row.ratio:.2f}",
             str(row.n_candidate),
         )
     console.print(table)
+    for row in {r.metric: r for r in comparison.rows}.values():
+        if row.params:
+            settings = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                 for k, v in row.params.items())  # fmt: skip
+            console.print(f"{row.metric} parameters: {settings}")
+    for label, check in comparison.novelty.items():
+        console.print(
+            f"nearest training trajectory, {label}: median RMS distance "
+            f"{check.generated_median:.3g} vs {check.simulator_median:.3g} for held-out "
+            f"simulator trajectories (ratio {check.ratio:.2f}; ≪ 1 would mean memorised)"
+        )
     out_dir = out or layout.reports_dir(system, data_dir) / "compare"
     written = list(write_tables(comparison, out_dir))
     if plots:
@@ -423,6 +457,24 @@ def compare(
 
         written += plot_comparison(comparison, out_dir)
     console.print(f"report: {out_dir} ({', '.join(p.name for p in written)})")
+
+
+def _parse_params(items: list[str]) -> dict[str, float | str]:
+    """KEY=VALUE pairs; values that read as numbers become floats."""
+    parsed: dict[str, float | str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise UserError(f"--param expects KEY=VALUE, got '{item}'")
+        try:
+            parsed[key] = float(value)
+        except ValueError:
+            parsed[key] = value
+    return parsed
+
+
+def _interval_text(low: float, high: float) -> str:
+    return "" if math.isnan(low) else f"[{low:.2g}, {high:.2g}]"
 
 
 def _infer_system(files: list[Path] | None, data_dir: Path | None) -> str:

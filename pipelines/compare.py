@@ -13,19 +13,22 @@ import csv
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from slsim.simulators.config import config_to_dict
 
-from .ensemble import Ensemble, open_ensemble
+from .bootstrap import bootstrap_interval
+from .ensemble import Ensemble, atomic_output, open_ensemble
 from .errors import UserError
+from .novelty import flatten_state, nearest_distances
 from .qoi import Metric, metrics_for
 
 
 @dataclass
 class Row:
-    """One candidate's score on one metric."""
+    """One candidate's score on one metric, with bootstrap intervals and the QoI's parameters."""
 
     system: str
     candidate: str
@@ -36,6 +39,11 @@ class Row:
     noise_floor: float
     n_candidate: int
     n_target: int
+    ci_low: float = float("nan")
+    ci_high: float = float("nan")
+    floor_low: float = float("nan")
+    floor_high: float = float("nan")
+    params: dict[str, Any] = field(default_factory=dict)
     per_time: list[float] | None = field(default=None, repr=False)
     noise_per_time: list[float] | None = field(default=None, repr=False)
 
@@ -45,8 +53,29 @@ class Row:
 
 
 @dataclass
+class Novelty:
+    """Nearest-training-neighbour distances of generated and of held-out simulator trajectories."""
+
+    generated: np.ndarray
+    simulator: np.ndarray
+
+    @property
+    def generated_median(self) -> float:
+        return float(np.median(self.generated))
+
+    @property
+    def simulator_median(self) -> float:
+        return float(np.median(self.simulator))
+
+    @property
+    def ratio(self) -> float:
+        """median generated / median simulator distance: ≈ 1 new, ≪ 1 memorised."""
+        return self.generated_median / self.simulator_median
+
+
+@dataclass
 class Comparison:
-    """All rows plus the extracted QoI values (for plots)."""
+    """All rows plus the extracted QoI values, novelty checks and example frames (for plots)."""
 
     system: str
     target: Path
@@ -55,10 +84,25 @@ class Comparison:
     rows: list[Row]
     values: dict[str, dict[str, np.ndarray]]  # metric -> ensemble label -> values
     components: list[str] = field(default_factory=list)  # names of vector-state components
+    novelty: dict[str, Novelty] = field(default_factory=dict)  # candidate -> check
+    #: first trajectory's state field at a few frames, per ensemble label (field systems only)
+    frames: dict[str, np.ndarray] = field(default_factory=dict)
+    frame_index: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Options:
+    """How thoroughly to compare: QoI parameter overrides, bootstrap size, novelty sample."""
+
+    qoi: str = "all"
+    params: dict[str, Any] = field(default_factory=dict)
+    bootstrap: int = 200
+    neighbours: int = 32
+    frames: int = 5
 
 
 def check_compatible(target: Ensemble, other: Ensemble) -> None:
-    """Refuse to compare ensembles of different systems, grids, time axes or settings."""
+    """Refuse to compare ensembles of different systems, grids, time axes or units."""
     if other.spec.name != target.spec.name:
         raise UserError(
             f"{other.path} is a {other.spec.name} ensemble, {target.path} is {target.spec.name}"
@@ -69,6 +113,20 @@ def check_compatible(target: Ensemble, other: Ensemble) -> None:
         )
     if other.time.shape != target.time.shape or not np.allclose(other.time, target.time):
         raise UserError(f"{other.path} and {target.path} have different time axes")
+    for name in target.spec.state_variables:
+        if name not in other.handle:
+            raise UserError(f"{other.path} has no '{name}' variable")
+        if other.handle[name].shape[1:] != target.handle[name].shape[1:]:
+            raise UserError(
+                f"{other.path} and {target.path} store '{name}' on different grids: "
+                f"{other.handle[name].shape[1:]} vs {target.handle[name].shape[1:]}"
+            )
+        units = (other.handle[name].attrs.get("units"), target.handle[name].attrs.get("units"))
+        if units[0] != units[1]:
+            raise UserError(
+                f"'{name}' is in {units[0]} in {other.path} but {units[1]} in {target.path} "
+                f"(different normalisation)"
+            )
 
 
 def candidate_label(ensemble: Ensemble) -> str:
@@ -78,10 +136,39 @@ def candidate_label(ensemble: Ensemble) -> str:
     return ensemble.path.stem
 
 
+def resolve_params(
+    metrics: tuple[Metric, ...], target: Ensemble, overrides: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Each metric's parameters with the overrides it knows; an override no metric has is an
+    error (a typo must not silently leave the default in place)."""
+    known = {key for m in metrics for key in m.params}
+    unknown = set(overrides) - known
+    if unknown:
+        listed = ", ".join(sorted(known)) or "none"
+        raise UserError(
+            f"unknown QoI parameter {', '.join(sorted(unknown))} for {target.spec.name} "
+            f"(known: {listed})"
+        )
+    try:
+        return {
+            m.name: m.resolve(
+                target,
+                target.n_trajectories,
+                **{k: v for k, v in overrides.items() if k in m.params},
+            )
+            for m in metrics
+        }
+    except ValueError as err:
+        raise UserError(str(err)) from None
+
+
 def compare(
-    target_path: Path, reference_path: Path, candidate_paths: list[Path], qoi: str = "all"
+    target_path: Path,
+    reference_path: Path,
+    candidate_paths: list[Path],
+    options: Options = Options(),
 ) -> Comparison:
-    """Score every candidate against the target with the system's metrics for ``qoi``."""
+    """Score every candidate against the target with the system's metrics for ``options.qoi``."""
     hint = "generate the simulator ensembles first with: slsim generate"
     with (
         open_ensemble(target_path, hint=hint) as target,
@@ -93,16 +180,26 @@ def compare(
                 f"nothing to compare: no surrogate samples found; make them with: "
                 f"slsim sample {target.spec.name}"
             )
-        metrics = metrics_for(target.spec.name, qoi)
+        metrics = metrics_for(target.spec.name, options.qoi)
         if not metrics:
-            raise UserError(f"no '{qoi}' quantity of interest is defined for {target.spec.name}")
+            raise UserError(
+                f"no '{options.qoi}' quantity of interest is defined for {target.spec.name}"
+            )
+        params = resolve_params(metrics, target, options.params)
         n_target = target.n_trajectories
-        target_values = {m.name: m.values(target, n_target) for m in metrics}
-        rows: list[Row] = []
-        values: dict[str, dict[str, np.ndarray]] = {
-            m.name: {"simulator": target_values[m.name]} for m in metrics
-        }
-        floors: dict[tuple[str, int], tuple[float, np.ndarray | None]] = {}
+        target_values = {m.name: m.values(target, n_target, **params[m.name]) for m in metrics}
+        values = {m.name: {"simulator": target_values[m.name]} for m in metrics}
+        comparison = Comparison(
+            target.spec.name,
+            Path(target_path),
+            Path(reference_path),
+            target.time / target.time[-1],
+            [],
+            values,
+        )
+        floors: dict[tuple[str, int], tuple[float, np.ndarray | None, tuple[float, float]]] = {}
+        queries: dict[str, np.ndarray] = {}
+        variables = target.spec.state_variables
         for path in candidate_paths:
             with open_ensemble(path) as candidate:
                 check_compatible(target, candidate)
@@ -113,76 +210,102 @@ def compare(
                         f"simulator ones but {reference_path} has {reference.n_trajectories}"
                     )
                 label = candidate_label(candidate)
+                if label in values[metrics[0].name]:
+                    raise UserError(f"two candidates are both called '{label}'")
                 for metric in metrics:
+                    own = params[metric.name]
                     if (metric.name, n) not in floors:
-                        floors[(metric.name, n)] = metric.distance(
-                            reference_values(metric, reference, n), target_values[metric.name]
+                        simulated = metric.values(reference, n, **own)
+                        floor, floor_t = metric.distance(simulated, target_values[metric.name])
+                        floors[(metric.name, n)] = (
+                            floor,
+                            floor_t,
+                            _interval(metric, simulated, target_values[metric.name], options),
                         )
-                    floor, floor_t = floors[(metric.name, n)]
-                    cand = metric.values(candidate, n)
+                    floor, floor_t, floor_ci = floors[(metric.name, n)]
+                    cand = metric.values(candidate, n, **own)
                     values[metric.name][label] = cand
                     value, per_t = metric.distance(cand, target_values[metric.name])
-                    rows.append(
+                    ci = _interval(metric, cand, target_values[metric.name], options)
+                    comparison.rows.append(
                         Row(
-                            target.spec.name,
-                            label,
-                            candidate.source,
-                            metric.name,
-                            metric.qoi,
-                            value,
-                            floor,
-                            n,
-                            n_target,
-                            None if per_t is None else per_t.tolist(),
-                            None if floor_t is None else floor_t.tolist(),
+                            system=target.spec.name,
+                            candidate=label,
+                            source=candidate.source,
+                            metric=metric.name,
+                            qoi=metric.qoi,
+                            value=value,
+                            noise_floor=floor,
+                            n_candidate=n,
+                            n_target=n_target,
+                            ci_low=ci[0],
+                            ci_high=ci[1],
+                            floor_low=floor_ci[0],
+                            floor_high=floor_ci[1],
+                            params=_plain(own),
+                            per_time=None if per_t is None else per_t.tolist(),
+                            noise_per_time=None if floor_t is None else floor_t.tolist(),
                         )
                     )
-        time = target.time / target.time[-1]
-        components = (
-            [str(c) for c in target["component"].asstr()] if "component" in target.handle else []
-        )
-    return Comparison(
-        target.spec.name, Path(target_path), Path(reference_path), time, rows, values, components
-    )
+                m = min(options.neighbours, n)
+                if m:
+                    queries[label] = flatten_state(candidate, variables, m)
+                _keep_frames(comparison, label, candidate, options.frames)
+        if queries:
+            m = min(options.neighbours, n_target)
+            queries["simulator"] = flatten_state(target, variables, m)
+            nearest = nearest_distances(queries, reference, reference.n_trajectories, variables)
+            comparison.novelty = {
+                label: Novelty(d, nearest["simulator"])
+                for label, d in nearest.items()
+                if label != "simulator"
+            }
+        _keep_frames(comparison, "simulator", target, options.frames)
+        if "component" in target.handle:
+            comparison.components = [str(c) for c in target["component"].asstr()]
+    return comparison
 
 
-def reference_values(metric: Metric, reference: Ensemble, n: int) -> np.ndarray:
-    return metric.values(reference, n)
+def _interval(
+    metric: Metric, a: np.ndarray, b: np.ndarray, options: Options
+) -> tuple[float, float]:
+    return bootstrap_interval(lambda x, y: metric.distance(x, y)[0], a, b, options.bootstrap)
+
+
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters as JSON-friendly Python numbers and strings."""
+    return {k: v.item() if isinstance(v, np.generic) else v for k, v in params.items()}
+
+
+def _keep_frames(comparison: Comparison, label: str, ensemble: Ensemble, count: int) -> None:
+    """Store trajectory 0's first state field at ``count`` frames, for side-by-side plots."""
+    name = ensemble.spec.state_variables[0]
+    dataset = ensemble.handle[name]
+    if count <= 0 or dataset.ndim != 4:
+        return
+    if not comparison.frame_index:
+        comparison.frame_index = np.linspace(0, dataset.shape[1] - 1, count).astype(int).tolist()
+    comparison.frames[label] = dataset[0, comparison.frame_index]
+
+
+COLUMNS = (
+    "system", "candidate", "source", "metric", "qoi", "value", "ci_low", "ci_high",
+    "noise_floor", "floor_low", "floor_high", "ratio", "n_candidate", "n_target", "params",
+)  # fmt: skip
 
 
 def write_tables(comparison: Comparison, out_dir: Path) -> tuple[Path, Path]:
-    """``comparison.csv`` (one row per candidate and metric) and ``comparison.json``."""
+    """``comparison.csv`` (one row per candidate and metric) and ``comparison.json`` (rows,
+    per-time distances, QoI parameters and the nearest-neighbour check), written atomically."""
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = out_dir / "comparison.csv", out_dir / "comparison.json"
-    columns = [
-        "system",
-        "candidate",
-        "source",
-        "metric",
-        "qoi",
-        "value",
-        "noise_floor",
-        "ratio",
-        "n_candidate",
-        "n_target",
-    ]
-    with csv_path.open("w", newline="") as handle:
+    with atomic_output(csv_path) as tmp, tmp.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(columns)
+        writer.writerow(COLUMNS)
         for row in comparison.rows:
+            fields = {**asdict(row), "ratio": row.ratio, "params": json.dumps(row.params)}
             writer.writerow(
-                [
-                    row.system,
-                    row.candidate,
-                    row.source,
-                    row.metric,
-                    row.qoi,
-                    f"{row.value:.6g}",
-                    f"{row.noise_floor:.6g}",
-                    f"{row.ratio:.3g}",
-                    row.n_candidate,
-                    row.n_target,
-                ]
+                [f"{v:.6g}" if isinstance(v, float) else v for v in (fields[c] for c in COLUMNS)]
             )
     payload = {
         "system": comparison.system,
@@ -190,6 +313,15 @@ def write_tables(comparison: Comparison, out_dir: Path) -> tuple[Path, Path]:
         "noise_floor_reference": str(comparison.reference),
         "time": comparison.time.tolist(),
         "rows": [{**asdict(row), "ratio": row.ratio} for row in comparison.rows],
+        "nearest_training_neighbour": {
+            label: {
+                "ratio": check.ratio,
+                "generated_rms": check.generated.tolist(),
+                "simulator_rms": check.simulator.tolist(),
+            }
+            for label, check in comparison.novelty.items()
+        },
     }
-    json_path.write_text(json.dumps(payload, indent=1))
+    with atomic_output(json_path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=1))
     return csv_path, json_path

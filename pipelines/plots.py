@@ -1,4 +1,5 @@
-"""PNG figures of a comparison: QoI histograms, distances against time, marginals."""
+"""PNG figures of a comparison: QoI histograms, distances against time, marginals, frames side by
+side and the nearest-training-neighbour check."""
 
 from __future__ import annotations
 
@@ -85,6 +86,53 @@ def plot_marginals(
     return out
 
 
+def plot_frames(comparison: Comparison, out: Path) -> Path:
+    """Trajectory 0 of the simulator and of each candidate at a few frames, one row each, on
+    one colour scale (all start from the same initial condition)."""
+    labels = ["simulator", *(k for k in comparison.frames if k != "simulator")]
+    stacked = np.stack([comparison.frames[k] for k in labels])
+    lo, hi = float(np.percentile(stacked, 0.5)), float(np.percentile(stacked, 99.5))
+    rows, cols = stacked.shape[:2]
+    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.2 * rows), squeeze=False)
+    for r, label in enumerate(labels):
+        for c, frame in enumerate(comparison.frame_index):
+            ax = axes[r, c]
+            image = ax.imshow(stacked[r, c], vmin=lo, vmax=hi, cmap="viridis")
+            ax.set(xticks=[], yticks=[])
+            if r == 0:
+                ax.set_title(f"t = {comparison.time[frame]:.2f}")
+        axes[r, 0].set_ylabel(label)
+    fig.colorbar(image, ax=axes, shrink=0.8)
+    fig.suptitle(f"{comparison.system}: generated and simulated trajectories side by side")
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def plot_novelty(comparison: Comparison, out: Path) -> Path:
+    """Distances to the nearest training trajectory: generated against held-out simulated."""
+    checks = comparison.novelty
+    first = next(iter(checks.values()))
+    samples = {"simulator (held out)": first.simulator} | {
+        k: v.generated for k, v in checks.items()
+    }
+    hi = max(float(v.max()) for v in samples.values())
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, values in samples.items():
+        style = _SIM_STYLE if label.startswith("simulator") else {}
+        ax.hist(values, bins=np.linspace(0, hi * 1.05, 31), histtype="step", label=label, **style)
+    ax.set(
+        xlabel="RMS distance to the nearest training trajectory",
+        ylabel="trajectories",
+        title=f"{comparison.system}: new samples or memorised? (near 0 = copies)",
+    )
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
 def plot_comparison(comparison: Comparison, out_dir: Path) -> list[Path]:
     """Every figure that fits the metrics in ``comparison``; returns the written files."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -98,4 +146,8 @@ def plot_comparison(comparison: Comparison, out_dir: Path) -> list[Path]:
             written.append(plot_per_time(comparison, metric, out_dir / f"{slug}_vs_time.png"))
         if ndim == 3:
             written.append(plot_marginals(comparison, metric, out_dir / f"{slug}_marginals.png"))
+    if len(comparison.frames) > 1:
+        written.append(plot_frames(comparison, out_dir / "frames.png"))
+    if comparison.novelty:
+        written.append(plot_novelty(comparison, out_dir / "nearest_neighbour.png"))
     return written

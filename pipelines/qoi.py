@@ -10,7 +10,10 @@ trajectory and time) and measures the distance between two ensembles' distributi
 
 Times are normalised to [0, 1] (frame index / last index) as in the paper; a trajectory that
 never crosses gets 1. Values are computed in chunks of trajectories, so arrays may be h5py
-datasets or dask/xarray arrays of any size.
+datasets or dask/xarray arrays of any size. Every threshold, region and normalisation is a
+parameter of its metric (``Metric.params``), can be overridden, and is recorded in reports;
+data-dependent ones (the wave's ``scale = "max"``) are resolved once on the target ensemble so
+that every ensemble in a comparison is measured with the same numbers.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ CHUNK = 64
 
 #: extract(state arrays by variable name, number of trajectories, parameters) -> values
 Extractor = Callable[[Mapping[str, Any], int, Mapping[str, Any]], np.ndarray]
+#: calibrate(target arrays, number of trajectories, parameters) -> parameters with numbers
+Calibrator = Callable[[Mapping[str, Any], int, Mapping[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -40,9 +45,23 @@ class Metric:
     extract: Extractor
     #: Parameters of the QoI (thresholds, regions, normalisation), recorded in reports.
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: Resolves data-dependent parameters on the target ensemble (None: nothing to resolve).
+    calibrate: Calibrator | None = None
 
     def values(self, arrays: Mapping[str, Any], n: int, **params: Any) -> np.ndarray:
         return self.extract(arrays, n, {**self.params, **params})
+
+    def resolve(self, target: Mapping[str, Any], n: int, **params: Any) -> dict[str, Any]:
+        """The parameters (defaults updated by ``params``) with data-dependent ones fixed on
+        ``target``; pass them to :meth:`values` of every ensemble in one comparison."""
+        unknown = set(params) - set(self.params)
+        if unknown:
+            raise ValueError(f"{self.name} has no parameter {', '.join(sorted(unknown))}")
+        for key, value in params.items():
+            if isinstance(self.params[key], int | float) and not isinstance(value, int | float):
+                raise ValueError(f"{self.name} parameter {key} must be a number, got {value!r}")
+        merged = {**self.params, **params}
+        return self.calibrate(target, n, merged) if self.calibrate else merged
 
     def distance(self, a: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray | None]:
         """Scalar distance and, for time-resolved quantities, the distance at each time."""
@@ -98,10 +117,25 @@ def _duffing_crossing(arrays: Mapping[str, Any], n: int, params: Mapping[str, An
 
 def _wave_crossing(arrays: Mapping[str, Any], n: int, params: Mapping[str, Any]) -> np.ndarray:
     """First time any outer-ring value exceeds ``threshold · scale`` (signed, as in the paper)."""
-    limit = params["threshold"] * params["scale"]
+    limit = params["threshold"] * float(params["scale"])
     return chunked(
         arrays["u"], n, lambda u: first_crossing_time((outer_ring(u) > limit).any(axis=-1))
     )
+
+
+def _max_abs_scale(variable: str) -> Calibrator:
+    """``scale = "max"`` becomes max |variable| over the target ensemble (the paper divides the
+    data by it); a number is kept."""
+
+    def calibrate(arrays: Mapping[str, Any], n: int, params: Mapping[str, Any]) -> dict[str, Any]:
+        if isinstance(params["scale"], int | float):
+            return {**params, "scale": float(params["scale"])}
+        if params["scale"] != "max":
+            raise ValueError(f"scale must be a number or 'max', got {params['scale']!r}")
+        peak = chunked(arrays[variable], n, lambda u: np.abs(u).max(axis=tuple(range(1, u.ndim))))
+        return {**params, "scale": float(peak.max())}
+
+    return calibrate
 
 
 def _mean_abs(variable: str) -> Extractor:
@@ -111,6 +145,29 @@ def _mean_abs(variable: str) -> Extractor:
         )
 
     return extract
+
+
+# --- flow ------------------------------------------------------------------------------------
+
+
+def production_corner(saturation: np.ndarray, cells: int) -> np.ndarray:
+    """Mean saturation of the ``cells × cells`` block at the producer (bottom-right)."""
+    return saturation[..., -cells:, -cells:].mean(axis=(-2, -1))
+
+
+def _flow_breakthrough(arrays: Mapping[str, Any], n: int, params: Mapping[str, Any]) -> np.ndarray:
+    """Water breakthrough: first time the production corner's saturation exceeds a threshold."""
+    cells, threshold = int(params["corner_cells"]), params["threshold"]
+    return chunked(
+        arrays["saturation"],
+        n,
+        lambda s: first_crossing_time(production_corner(s.astype(np.float64), cells) > threshold),
+    )
+
+
+def _flow_water(arrays: Mapping[str, Any], n: int, params: Mapping[str, Any]) -> np.ndarray:
+    """Mean water saturation over the domain per frame (water volume / pore volume)."""
+    return chunked(arrays["saturation"], n, lambda s: s.astype(np.float64).mean(axis=(-2, -1)))
 
 
 METRICS: dict[str, tuple[Metric, ...]] = {
@@ -132,13 +189,30 @@ METRICS: dict[str, tuple[Metric, ...]] = {
             "crossing-time",
             "W2 of the first time u > threshold·scale anywhere on the outer ring of the grid",
             _wave_crossing,
-            {"threshold": 0.05, "scale": 1.0},
+            {"threshold": 0.05, "scale": "max"},
+            _max_abs_scale("u"),
         ),
         Metric(
             "WIM",
             "integrated-mass",
             "per-time W2 of the mean |u| over the grid, averaged",
             _mean_abs("u"),
+        ),
+    ),
+    "flow": (
+        Metric(
+            "WCT",
+            "crossing-time",
+            "W2 of the water breakthrough time: the mean saturation of the corner_cells² block "
+            "at the producer first above threshold",
+            _flow_breakthrough,
+            {"threshold": 0.1, "corner_cells": 3},
+        ),
+        Metric(
+            "WIM",
+            "integrated-mass",
+            "per-time W2 of the mean water saturation over the domain, averaged",
+            _flow_water,
         ),
     ),
 }

@@ -140,7 +140,8 @@ def make_validator(
     if metric is None or not config.validate_every:
         return None
     n = min(config.validate_trajectories, test.n_trajectories)
-    target = metric.values(test, n)
+    params = metric.resolve(test, n)
+    target = metric.values(test, n, **params)
     start = torch.from_numpy(load_frames(test, n, 1))
     context = initial_context(normalizer.encode(start, CHANNEL_AXIS).to(device), config.window, 1)
     method = get_method(config.method)
@@ -151,7 +152,8 @@ def make_validator(
         generated = rollout(model, method, config, context, steps, generator, batch_size=256)
         frames = torch.cat([start, normalizer.decode(generated.float().cpu(), CHANNEL_AXIS)], dim=1)
         arrays = unstack_frames(frames.numpy(), variables, dims)
-        return {f"val_{metric.name}": metric.distance(metric.values(arrays, n), target)[0]}
+        distance, _ = metric.distance(metric.values(arrays, n, **params), target)
+        return {f"val_{metric.name}": distance}
 
     return validate
 

@@ -213,3 +213,33 @@ def test_wave_pipeline_end_to_end_with_validation(tmp_path):
     assert {(r["candidate"], r["metric"]) for r in rows} == {
         (c, m) for c in ("sl", "mse") for m in ("WCT", "WIM")
     }
+    report = root / "wave" / "reports" / "compare"
+    scale = next(r for r in rows if r["metric"] == "WCT")["params"]["scale"]
+    with h5py.File(root / "wave" / "test.h5") as handle:
+        assert scale == pytest.approx(float(np.abs(handle["u"][...]).max()))  # "max" resolved
+    for figure in ("wct_hist.png", "wim_vs_time.png", "frames.png", "nearest_neighbour.png"):
+        assert (report / figure).stat().st_size > 1000
+
+
+def test_flow_pipeline_end_to_end(tmp_path):
+    """generate → train → sample → compare for flow; coordinate channels on by default."""
+    runner = CliRunner()
+    d = ["--data-dir", str(tmp_path)]
+    tiny = ["--set", "n_cells=16", "--set", "n_frames=8"]
+    for args in (
+        ["generate", "flow", "--n", "10", "--n-test", "6", *tiny, *d, "-q"],
+        ["train", "flow", "--preset", "smoke", *d, "-q"],
+        ["sample", "flow", *d, "-q"],
+        ["compare", "--system", "flow", "-p", "corner_cells=2", *d],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, (args, result.output, result.exception)
+    config = json.loads((tmp_path / "flow" / "runs" / "sl" / "config.json").read_text())["train"]
+    assert config["coordinate_channels"] is True
+    report = tmp_path / "flow" / "reports" / "compare"
+    rows = json.loads((report / "comparison.json").read_text())["rows"]
+    assert {r["metric"]: r["params"] for r in rows} == {
+        "WCT": {"threshold": 0.1, "corner_cells": 2},
+        "WIM": {},
+    }
+    assert (report / "frames.png").stat().st_size > 1000

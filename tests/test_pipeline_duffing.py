@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import h5py
 import numpy as np
@@ -72,9 +73,45 @@ def test_compare_writes_table_json_and_figures(pipeline):
         (c, m) for c in ("sl", "mse") for m in ("SW2", "WCT")
     }
     assert all(r["noise_floor"] > 0 and r["value"] > 0 for r in rows)
-    assert (report / "comparison.csv").read_text().startswith("system,candidate,source,metric")
-    for figure in ("sw2_vs_time.png", "sw2_marginals.png", "wct_hist.png"):
+    assert all(r["ci_low"] <= r["value"] <= r["ci_high"] for r in rows if r["metric"] == "WCT")
+    assert all(r["floor_low"] < r["floor_high"] for r in rows)
+    assert next(r for r in rows if r["metric"] == "WCT")["params"] == {"level": 0.0}
+    header = (report / "comparison.csv").read_text().splitlines()[0]
+    assert header.startswith("system,candidate,source,metric,qoi,value,ci_low,ci_high")
+    novelty = json.loads((report / "comparison.json").read_text())["nearest_training_neighbour"]
+    assert novelty["sl"]["ratio"] > 0.5  # new trajectories, not copies of training ones
+    for figure in ("sw2_vs_time.png", "sw2_marginals.png", "wct_hist.png", "nearest_neighbour.png"):
         assert (report / figure).stat().st_size > 1000
+
+
+def test_qoi_parameters_are_applied_recorded_and_checked(pipeline, tmp_path):
+    root, _ = pipeline
+    d = ["--data-dir", str(root), "--out", str(tmp_path), "--no-plots", "--bootstrap", "0"]
+    invoke("compare", "--system", "duffing", "--qoi", "crossing-time", "-p", "level=0.5", *d)
+    rows = json.loads((tmp_path / "comparison.json").read_text())["rows"]
+    assert {r["metric"] for r in rows} == {"WCT"}
+    assert all(r["params"] == {"level": 0.5} for r in rows)
+    for bad, message in (
+        ("threshold=0.1", "unknown QoI parameter threshold for duffing (known: level)"),
+        ("level", "--param expects KEY=VALUE"),
+        ("level=low", "parameter level must be a number"),
+    ):
+        result = runner.invoke(app, ["compare", "--system", "duffing", "-p", bad, *d])
+        assert isinstance(result.exception, UserError)
+        assert message in str(result.exception)
+
+
+def test_a_surrogate_that_copies_training_data_is_caught(pipeline, tmp_path):
+    root, _ = pipeline
+    copy = tmp_path / "copycat.h5"
+    shutil.copy(root / "duffing" / "runs" / "sl" / "samples.h5", copy)
+    with h5py.File(copy, "r+") as dst, h5py.File(root / "duffing" / "train.h5", "r") as train:
+        dst["state"][...] = train["state"][:64]  # a "surrogate" that replays training data
+    d = ["--data-dir", str(root), "--out", str(tmp_path / "r"), "--no-plots"]
+    result = invoke("compare", str(copy), "--system", "duffing", "--bootstrap", "0", *d)
+    novelty = json.loads((tmp_path / "r" / "comparison.json").read_text())
+    assert novelty["nearest_training_neighbour"]["copycat"]["ratio"] < 1e-6
+    assert "memorised" in result.output
 
 
 def test_finished_run_is_not_retrained_silently(pipeline):

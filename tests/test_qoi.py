@@ -34,8 +34,69 @@ def test_wave_crossing_time_watches_only_the_outer_ring_above_the_scaled_thresho
     u[2, 1, 6, 7] = 0.04  # right column, but below 0.05
     u[2, 4, 7, 0] = -1.0  # negative values do not count (signed threshold)
     (wct,) = metrics_for("wave", "crossing-time")
-    np.testing.assert_allclose(wct.values({"u": u}, 3), [1.0, 0.75, 1.0])
+    np.testing.assert_allclose(wct.values({"u": u}, 3, scale=1.0), [1.0, 0.75, 1.0])
     np.testing.assert_allclose(wct.values({"u": u}, 3, scale=0.5), [1.0, 0.75, 0.25])
+
+
+def test_wave_scale_max_is_resolved_once_on_the_target_ensemble():
+    """The paper divides the data by max |u|: the target's maximum, used for every ensemble."""
+    (wct,) = metrics_for("wave", "crossing-time")
+    target = np.zeros((2, 3, 4, 4))
+    target[0, 0, 2, 2] = -4.0  # |u| counts for the scale
+    params = wct.resolve({"u": target}, 2)
+    assert params == {"threshold": 0.05, "scale": 4.0}
+    candidate = np.zeros((1, 3, 4, 4))
+    candidate[0, 1, 0, 0] = 0.19  # below 0.05 · 4 = 0.2: no crossing with the target's scale
+    assert wct.values({"u": candidate}, 1, **params)[0] == 1.0
+    assert wct.resolve({"u": target}, 2, scale=2.0)["scale"] == 2.0
+    with pytest.raises(ValueError, match="scale must be a number or 'max'"):
+        wct.resolve({"u": target}, 2, scale="peak")
+    with pytest.raises(ValueError, match="threshold must be a number"):
+        wct.resolve({"u": target}, 2, threshold="high")
+    with pytest.raises(ValueError, match="no parameter corner_cells"):
+        wct.resolve({"u": target}, 2, corner_cells=3)
+
+
+def test_flow_breakthrough_watches_the_production_corner_mean():
+    s = np.zeros((3, 5, 6, 6))
+    s[0, 2:, -1, -1] = 1.0  # producer cell alone: corner mean 1/9 > 0.1 from frame 2
+    s[1, 1:, :3, :3] = 1.0  # water far from the producer never breaks through
+    s[2, 3:, -3:, -3:] = 0.05  # the whole corner at 0.05: below the threshold
+    (wct,) = metrics_for("flow", "crossing-time")
+    np.testing.assert_allclose(wct.values({"saturation": s}, 3), [0.5, 1.0, 1.0])
+    np.testing.assert_allclose(wct.values({"saturation": s}, 3, threshold=0.04), [0.5, 1.0, 0.75])
+    np.testing.assert_allclose(wct.values({"saturation": s}, 3, corner_cells=1), [0.5, 1.0, 1.0])
+    np.testing.assert_allclose(
+        wct.values({"saturation": s}, 3, corner_cells=2, threshold=0.3), [1.0, 1.0, 1.0]
+    )
+
+
+def test_flow_integrated_mass_is_the_mean_saturation():
+    s = np.zeros((2, 3, 4, 4))
+    s[0, 1, 0] = 0.8  # one row of four at 0.8: mean 0.2
+    s[1, 2] = 0.5
+    (wim,) = metrics_for("flow", "integrated-mass")
+    np.testing.assert_allclose(wim.values({"saturation": s}, 2), [[0, 0.2, 0], [0, 0, 0.5]])
+
+
+def test_values_from_lazy_xarray_dask_equal_values_from_h5py(tmp_path):
+    """QoIs read chunks, so a dask-backed xarray variable works like an h5py dataset."""
+    h5py = pytest.importorskip("h5py")
+    xr = pytest.importorskip("xarray")
+    pytest.importorskip("dask")
+    rng = np.random.default_rng(1)
+    path = tmp_path / "u.h5"
+    with h5py.File(path, "w") as handle:
+        handle["u"] = rng.normal(size=(70, 5, 6, 6)).astype(np.float32)
+    with h5py.File(path, "r") as handle:
+        expected = {
+            m.name: m.values(handle, 70, **m.resolve(handle, 70)) for m in metrics_for("wave")
+        }
+    dataset = xr.open_dataset(path, engine="h5netcdf", phony_dims="sort", chunks={})
+    assert dataset["u"].chunks is not None  # lazy
+    for metric in metrics_for("wave"):
+        got = metric.values(dataset, 70, **metric.resolve(dataset, 70))
+        np.testing.assert_array_equal(got, expected[metric.name])
 
 
 def test_integrated_mass_is_the_mean_absolute_value_per_frame():

@@ -1,0 +1,67 @@
+"""Bootstrap intervals and the nearest-training-neighbour check of compare reports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from slsim.pipelines import novelty
+from slsim.pipelines.bootstrap import bootstrap_interval
+from slsim.pipelines.wasserstein import wasserstein2
+
+
+def test_bootstrap_interval_covers_the_population_distance_and_narrows_like_root_n():
+    """W2(N(0,1), N(0.5,1)) = 0.5 exactly; the 95 % interval should cover it and shrink ~ n^-1/2."""
+    rng = np.random.default_rng(3)
+    widths, covered = {}, 0
+    for n in (100, 1600):
+        for trial in range(10):
+            a, b = rng.normal(size=n), rng.normal(0.5, 1.0, size=n)
+            low, high = bootstrap_interval(wasserstein2, a, b, resamples=200, seed=trial)
+            covered += low <= 0.5 <= high
+            widths.setdefault(n, []).append(high - low)
+    assert covered >= 16  # of 20 (nominal 19); a biased or too-narrow interval fails
+    ratio = np.median(widths[100]) / np.median(widths[1600])
+    assert 2.5 < ratio < 6.0  # √16 = 4
+
+
+def test_bootstrap_is_reproducible_and_can_be_switched_off():
+    a, b = np.arange(50.0), np.arange(50.0) + 1
+    first = bootstrap_interval(wasserstein2, a, b, resamples=50, seed=1)
+    assert first == bootstrap_interval(wasserstein2, a, b, resamples=50, seed=1)
+    assert np.isnan(bootstrap_interval(wasserstein2, a, b, resamples=0)).all()
+
+
+def test_interval_contains_the_estimate_even_near_zero_distance():
+    """Percentile intervals of W2 sit above small estimates; the normal interval does not."""
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=64), rng.normal(size=64)
+    low, high = bootstrap_interval(wasserstein2, a, b)
+    assert low <= wasserstein2(a, b) <= high
+    assert low >= 0.0
+
+
+def test_nearest_distances_match_brute_force_across_chunks(monkeypatch):
+    rng = np.random.default_rng(0)
+    pool = {"u": rng.normal(size=(23, 4, 3, 3)), "v": rng.normal(size=(23, 4))}
+    queries = {"q": rng.normal(size=(5, 4 * 9 + 4))}
+    flat = novelty.flatten_state(pool, ("u", "v"), 23)
+    brute = np.sqrt(((queries["q"][:, None] - flat[None]) ** 2).mean(axis=2)).min(axis=1)
+    monkeypatch.setattr(novelty, "CHUNK", 4)
+    got = novelty.nearest_distances(queries, pool, 23, ("u", "v"))["q"]
+    np.testing.assert_allclose(got, brute, rtol=1e-10)
+
+
+def test_copies_of_training_trajectories_are_flagged_and_new_ones_are_not():
+    rng = np.random.default_rng(1)
+    train = {"u": rng.normal(size=(200, 10, 8))}
+    copies = train["u"][:16] + 1e-3 * rng.normal(size=(16, 10, 8))  # memorised, barely perturbed
+    fresh = rng.normal(size=(16, 10, 8))  # new draws from the same law
+    held_out = rng.normal(size=(16, 10, 8))
+    queries = {
+        label: novelty.flatten_state({"u": x}, ("u",), 16)
+        for label, x in (("copies", copies), ("fresh", fresh), ("held_out", held_out))
+    }
+    d = novelty.nearest_distances(queries, train, 200, ("u",))
+    assert np.median(d["copies"]) / np.median(d["held_out"]) < 0.01
+    assert np.median(d["fresh"]) / np.median(d["held_out"]) == pytest.approx(1.0, abs=0.1)
