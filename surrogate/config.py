@@ -84,7 +84,7 @@ FIELD_DEFAULTS: dict[str, Any] = {"residual": False, "label_dim": 64}
 class TrainConfig:
     """How to train one surrogate; every field can be set with ``--set KEY=VALUE``."""
 
-    method: str = param("sl", "surrogate method (sl, mse, ...)")
+    method: str = param("sl", "surrogate method: sl, mse, ardm, si, biflow")
     backbone: str = param("mlp", "network: mlp for vector states, unet for fields")
     window: int = param(1, "Markov window w: number of past frames the model sees")
     label_dim: int = param(64, "dimension d of the Stochastic Lifting label ξ")
@@ -108,10 +108,20 @@ class TrainConfig:
     validate_trajectories: int = param(64, "held-out trajectories rolled out per validation")
     bf16: bool = param(True, "bf16 autocast on CUDA (ignored on CPU)")
     compile: bool = param(False, "torch.compile the network on CUDA")
+    steps: int = param(
+        0,
+        "integration/denoising steps K per frame at sampling (ardm, si, biflow; 0: the method's "
+        "default, ardm 40, si 10, biflow 20)",
+    )
+    si_noise: float = param(1.0, "σ of the si interpolant's noise σ(1 − s)·W_s and SDE (si)")
+    biflow_noise: float = param(
+        0.2, "noise ε added to the last frame before bi-flow's joint sampling (biflow)"
+    )
 
     def validate(self) -> None:
         from .backbones import BACKBONES
         from .methods import METHODS
+        from .methods.biflow import MAX_TRAIN_NOISE
 
         require(
             self.method in METHODS, f"unknown method '{self.method}' (known: {', '.join(METHODS)})"
@@ -136,6 +146,13 @@ class TrainConfig:
         require(self.validate_every >= 0, "validate_every must be ≥ 0")
         require(len(self.channels) >= 1 and min(self.channels) > 0, "channels must be positive")
         require(self.padding in ("zeros", "circular"), "padding must be zeros or circular")
+        require(self.steps >= 0, f"steps must be ≥ 0, got {self.steps}")
+        require(self.si_noise >= 0, f"si_noise must be ≥ 0, got {self.si_noise}")
+        require(
+            0 <= self.biflow_noise <= MAX_TRAIN_NOISE,
+            f"biflow_noise must be in [0, {MAX_TRAIN_NOISE}] (the noise bi-flow trains on), "
+            f"got {self.biflow_noise}",
+        )
 
 
 def resolve_train_config(

@@ -54,7 +54,7 @@ def build_model(config: TrainConfig, frame_shape: tuple[int, ...]) -> nn.Module:
     return build_backbone(
         config.backbone,
         (config.window + method.extra_input_frames) * channels,
-        channels,
+        method.output_frames * channels,
         method.cond_dim(config),
         frame_shape,
         config,

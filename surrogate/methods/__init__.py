@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from slsim.simulators.config import ConfigError
 
-from . import mse, sl
+from . import ardm, biflow, mse, si, sl
 from .base import Method
 
-METHODS: dict[str, Method] = {m.name: m for m in (sl.METHOD, mse.METHOD)}
+METHODS: dict[str, Method] = {
+    m.name: m for m in (sl.METHOD, mse.METHOD, ardm.METHOD, si.METHOD, biflow.METHOD)
+}
 
 
 def get_method(name: str) -> Method:

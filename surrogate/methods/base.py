@@ -33,6 +33,8 @@ class Method:
     step: StepFn
     #: Network evaluations per generated frame, given the config.
     calls_per_step: Callable[[object], int]
+    #: Output fields of C channels each (e.g. bi-flow's next-frame flow and denoising field).
+    output_frames: int = 1
 
 
 def with_residual(
@@ -45,3 +47,37 @@ def with_residual(
     """``output`` as the next frame, or as an increment to the last context frame."""
     del model
     return context[:, -frame_channels:] + output if residual else output
+
+
+#: Size of the conditioning vector that carries a diffusion/interpolation time.
+TIME_EMBEDDING_DIM = 64
+
+
+def fourier_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal features ``(B, dim)`` of times ``t`` ``(B,)`` in [0, 1].
+
+    sin and cos at ``dim / 2`` angular frequencies spaced geometrically from 1 to 1000 per unit
+    time, so that both coarse and fine changes of t are visible to the network: the fast end of
+    the DDPM embedding of steps 0…999 (its slower frequencies are nearly linear on [0, 1]).
+    """
+    frequencies = torch.logspace(0.0, 3.0, dim // 2, device=t.device, dtype=t.dtype)
+    angles = t[:, None] * frequencies[None, :]
+    return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+
+def training_noise(
+    shape: torch.Size | tuple[int, ...], generator: torch.Generator, like: torch.Tensor
+) -> torch.Tensor:
+    """Standard normal noise drawn from the (CPU) training generator, moved to ``like``'s device
+    and dtype: drawing on CPU keeps training bit-reproducible and resumable on any device."""
+    return torch.randn(shape, generator=generator).to(like.device, like.dtype)
+
+
+def training_times(n: int, generator: torch.Generator, like: torch.Tensor) -> torch.Tensor:
+    """``n`` times uniform on [0, 1) from the training generator (see :func:`training_noise`)."""
+    return torch.rand(n, generator=generator).to(like.device, like.dtype)
+
+
+def broadcast(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Per-sample scalars ``(B,)`` shaped ``(B, 1, ...)`` to multiply frames like ``like``."""
+    return values.reshape(-1, *([1] * (like.dim() - 1)))
