@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -218,7 +219,8 @@ def train(
     method: Annotated[
         str,
         typer.Option(
-            help="surrogate method: sl (Stochastic Lifting) or mse (deterministic baseline)"
+            help="surrogate method: sl (Stochastic Lifting), mse (deterministic regression), "
+            "ardm (conditional diffusion), si (stochastic interpolant), biflow (bi-flow)"
         ),
     ] = "sl",
     preset: Annotated[
@@ -280,25 +282,23 @@ def train(
         data,
     )
     with _progress(quiet) as progress:
-        tasks: list[int] = []
-
-        def on_start(config, step):
-            tasks.append(
-                progress.add_task(
-                    f"train {system} {method}", total=config.iterations, completed=step
-                )
-            )
-
-        def on_log(step, loss, lr, scores):
-            shown = "".join(f" {key} {value:.3g}" for key, value in scores.items())
-            progress.update(
-                tasks[0],
-                completed=step,
-                description=f"train {system} {method} loss {loss:.3g}{shown}",
-            )
-
+        on_start, on_log = _training_progress(progress, f"train {system} {method}")
         checkpoint = run_training(request, on_log=on_log, on_start=on_start)
     console.print(f"trained {checkpoint} on {torch_device}")
+
+
+def _training_progress(progress: _LazyProgress, label: str) -> tuple[Callable, Callable]:
+    """(on_start, on_log) callbacks that show a training run as a progress bar."""
+    tasks: list[int] = []
+
+    def on_start(config, step):
+        tasks.append(progress.add_task(label, total=config.iterations, completed=step))
+
+    def on_log(step, loss, lr, scores):
+        shown = "".join(f" {key} {value:.3g}" for key, value in scores.items())
+        progress.update(tasks[0], completed=step, description=f"{label} loss {loss:.3g}{shown}")
+
+    return on_start, on_log
 
 
 @app.command()
@@ -314,6 +314,18 @@ def sample(
         int, typer.Option(help="true frames given at the start (1: only the initial state)")
     ] = 1,
     batch_size: Annotated[int, typer.Option(help="trajectories rolled out together")] = 1024,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            help="denoising/integration steps K per frame for ardm, si, biflow (network calls "
+            "per frame) [default: the trained config's, else ardm 40, si 10, biflow 20]",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="samples file [default: DATA/<system>/runs/<run>/samples.h5]"),
+    ] = None,
     data_dir: DataDirOpt = None,
     device: DeviceOpt = "auto",
     overwrite: Annotated[bool, typer.Option(help="replace an existing samples file")] = False,
@@ -321,7 +333,8 @@ def sample(
 ) -> None:
     """Roll out a trained surrogate into DATA/<system>/runs/<run>/samples.h5.
 
-    The file has the simulator's schema, so every slsim tool and xarray reads it.
+    One network call per frame for sl and mse; K calls per frame for ardm, si and biflow
+    (--steps). The file has the simulator's schema, so every slsim tool and xarray reads it.
     """
     from slsim.surrogate.device import select_device
 
@@ -338,7 +351,7 @@ def sample(
         ) as test:
             n = test.n_trajectories
     run_path = layout.run_dir(system, run, data_dir)
-    output = run_path / "samples.h5"
+    output = output or run_path / "samples.h5"
     with _progress(quiet) as progress:
         tasks: list[int] = []
         run_sampling(
@@ -353,6 +366,7 @@ def sample(
             overwrite,
             on_start=lambda: tasks.append(progress.add_task(f"sample {system} {run}", total=n)),
             on_batch=lambda k: progress.advance(tasks[0], k),
+            steps=steps,
         )
     console.print(f"wrote {output} ({n} trajectories)")
 
@@ -555,6 +569,68 @@ def demo(
         sample=sample,
         compare=compare,
     )
+
+
+benchmark_app = typer.Typer(help="Method comparisons that train, sample and score several runs.")
+app.add_typer(benchmark_app, name="benchmark")
+
+
+@benchmark_app.command("table1")
+def table1(
+    system: SystemArg,
+    preset: Annotated[
+        str, typer.Option(help="training preset of every method: smoke, fast, paper")
+    ] = "fast",
+    set_: SetOpt = None,
+    n: Annotated[int, typer.Option("--n", help="trajectories sampled per method")] = 128,
+    methods: Annotated[
+        str, typer.Option(help="comma-separated methods (sl is required: speeds are relative)")
+    ] = "sl,ardm,si,biflow,mse",
+    ardm_steps: Annotated[
+        str, typer.Option(help="comma-separated K at which ardm is sampled")
+    ] = "5,10,20,40",
+    bootstrap: Annotated[
+        int, typer.Option(help="bootstrap resamples for the 95 % intervals (0: none)", min=0)
+    ] = 200,
+    data_dir: DataDirOpt = None,
+    device: DeviceOpt = "auto",
+    quiet: QuietOpt = False,
+) -> None:
+    """Reproduce the paper's Table 1 on SYSTEM: WCT and WIM beside the noise floor, network
+    calls and seconds per trajectory for SL, ARDM at several K, SI, bi-flow and MSE.
+
+    Trains each method in DATA/<system>/runs/<method>/ (finished runs with the same settings
+    are reused), samples --n trajectories each, and writes table1.md/.csv/.json and the compare
+    report to DATA/<system>/reports/table1/.
+    """
+    from slsim.surrogate.device import select_device
+    from slsim.surrogate.methods import METHODS
+
+    from .benchmark import run_table1
+
+    get_system(system)
+    _positive("--n", n)
+    chosen = [m.strip() for m in methods.split(",") if m.strip()]
+    for method in chosen:
+        if method not in METHODS:
+            raise UserError(f"unknown method '{method}' (known: {', '.join(METHODS)})")
+    try:
+        steps = [int(k) for k in ardm_steps.split(",")]
+    except ValueError:
+        raise UserError(
+            f"--ardm-steps expects integers like 5,10,20,40, got '{ardm_steps}'"
+        ) from None
+    if min(steps) < 1:
+        raise UserError("--ardm-steps must be ≥ 1")
+    with _progress(quiet) as progress:
+        _, out_dir = run_table1(
+            system, data_dir, preset, parse_overrides(set_ or []), n, select_device(device),
+            chosen, steps, bootstrap,
+            on_stage=lambda stage: None if quiet else err_console.print(f"table1: {stage}"),
+            train_callbacks=lambda m: _training_progress(progress, f"train {system} {m}"),
+        )  # fmt: skip
+    console.print((out_dir / "table1.md").read_text())
+    console.print(f"report: {out_dir}")
 
 
 def main() -> None:

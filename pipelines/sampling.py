@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,22 @@ def load_surrogate(
     )
 
 
+def with_steps(config: TrainConfig, steps: int) -> TrainConfig:
+    """``config`` sampling with K = ``steps``; refused for one-call methods (sl, mse)."""
+    if steps < 1:
+        raise UserError(f"--steps must be ≥ 1, got {steps}")
+    method = get_method(config.method)
+    one, two = (method.calls_per_step(replace(config, steps=k)) for k in (1, 2))
+    if one == two:
+        raise UserError(f"--steps does not apply to {config.method}: it takes no sub-steps")
+    return replace(config, steps=steps)
+
+
+def network_calls(config: TrainConfig, generated_frames: int) -> int:
+    """Network evaluations to generate one trajectory of ``generated_frames`` frames."""
+    return get_method(config.method).calls_per_step(config) * generated_frames
+
+
 def run_sampling(
     checkpoint: Path,
     test_file: Path,
@@ -59,13 +76,19 @@ def run_sampling(
     overwrite: bool = False,
     on_start: Callable[[], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
+    steps: int | None = None,
 ) -> Path:
-    """Generate n surrogate trajectories; trajectory i starts from test trajectory i mod n_test."""
+    """Generate n surrogate trajectories; trajectory i starts from test trajectory i mod n_test.
+
+    ``steps`` overrides the integration/denoising steps K per frame of multi-step methods.
+    """
     if n <= 0:
         raise UserError(f"the number of trajectories must be positive, got {n}")
     if output.exists() and not overwrite:
         raise UserError(f"{output} already exists; pass --overwrite to replace it")
     model, config, normalizer, meta = load_surrogate(checkpoint, device)
+    if steps is not None:
+        config = with_steps(config, steps)
     if not 1 <= context_frames <= config.window:
         raise UserError(f"--context-frames must be between 1 and the window {config.window}")
     with open_ensemble(test_file, hint="generate it first with: slsim generate") as test:
@@ -114,6 +137,7 @@ def run_sampling(
             "checkpoint": str(checkpoint.resolve()),
             "initial_conditions": str(test_file.resolve()),
             "context_frames": context_frames,
+            "network_calls_per_trajectory": network_calls(config, n_frames - context_frames),
             "train_config": config_to_dict(config),
         },
     )

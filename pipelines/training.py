@@ -181,6 +181,8 @@ class TrainRequest:
     device: torch.device
     overwrite: bool = False
     data_mode: str = "auto"
+    #: Return a finished run with the same configuration as it is instead of refusing it.
+    reuse_finished: bool = False
 
 
 def _existing_state(
@@ -204,7 +206,7 @@ def _existing_state(
             f"{request.run_dir} holds a run with a different configuration; pass --name to start "
             "another run or --overwrite to replace it"
         )
-    if state["finished"]:
+    if state["finished"] and not request.reuse_finished:
         raise UserError(
             f"{request.run_dir} is already trained; --overwrite retrains, --name starts a new run"
         )
@@ -231,6 +233,8 @@ def run_training(
         if n > available:
             raise UserError(f"train_trajectories = {n} but {request.train_file} holds {available}")
         state = _existing_state(request, config, main)
+        if state is not None and state["finished"]:
+            return request.run_dir / CHECKPOINT_NAME
         normalizer = fit_normalizer(ensemble, n)
         store = frame_store(ensemble, n, normalizer, request.device, request.data_mode)
         meta = {

@@ -143,3 +143,38 @@ def test_compare_refuses_ensembles_from_another_configuration(pipeline, tmp_path
     )
     assert isinstance(result.exception, UserError)
     assert "different duffing configurations" in str(result.exception)
+
+
+def test_sampling_steps_set_the_network_calls_and_are_refused_for_one_call_methods(pipeline):
+    root, _ = pipeline
+    d = ["--data-dir", str(root)]
+    invoke("train", "duffing", "--method", "ardm", "--preset", "smoke", *d)
+    for k in (1, 3):
+        out = root / f"ardm-{k}.h5"
+        invoke("sample", "duffing", "--run", "ardm", "--steps", str(k), "--output", str(out), *d)
+        with h5py.File(out, "r") as handle:
+            assert handle.attrs["network_calls_per_trajectory"] == k * 20  # 20 generated frames
+            assert json.loads(handle.attrs["train_config"])["steps"] == k
+    result = runner.invoke(app, ["sample", "duffing", "--steps", "3", "--overwrite", *d, "-q"])
+    assert isinstance(result.exception, UserError)
+    assert "--steps does not apply to sl" in str(result.exception)
+
+
+def test_table1_reuses_finished_runs_and_times_every_entry(pipeline, tmp_path):
+    root, _ = pipeline
+    checkpoint = root / "duffing" / "runs" / "sl" / "checkpoint.pt"
+    before = checkpoint.stat().st_mtime_ns
+    args = ["benchmark", "table1", "duffing", "--preset", "smoke", "--n", "32"]
+    args += ["--methods", "sl,ardm,mse", "--ardm-steps", "2,4", "--bootstrap", "20"]
+    invoke(*args, "--data-dir", str(root))
+    assert checkpoint.stat().st_mtime_ns == before  # reused, not retrained
+    report = root / "duffing" / "reports" / "table1"
+    rows = {r["label"]: r for r in json.loads((report / "table1.json").read_text())}
+    assert list(rows) == ["sl", "ardm-2", "ardm-4", "mse"]
+    assert [rows[k]["network_calls"] for k in rows] == [20, 40, 80, 20]
+    assert rows["sl"]["speedup_of_sl"] == 1.0
+    assert rows["ardm-4"]["seconds_per_trajectory"] > rows["sl"]["seconds_per_trajectory"]
+    assert all(set(r["distances"]) == {"SW2", "WCT"} for r in rows.values())
+    assert (report / "table1.md").read_text().startswith("| method | network calls / traj")
+    bad = runner.invoke(app, [*args[:5], "--methods", "ardm", "--data-dir", str(root)])
+    assert "table1 needs sl" in str(bad.exception)
