@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -59,6 +60,12 @@ def build_model(config: TrainConfig, frame_shape: tuple[int, ...]) -> nn.Module:
         frame_shape,
         config,
     )
+
+
+def rank_generator(seed: int, step: int, rank: int) -> torch.Generator:
+    """A CPU generator for one rank's training noise at one step (DDP only)."""
+    state = np.random.SeedSequence([seed, step, rank]).generate_state(1, np.uint64)[0]
+    return torch.Generator().manual_seed(int(state))
 
 
 @dataclass
@@ -125,8 +132,11 @@ def train(
     """Train (or continue) to ``config.iterations`` (or ``stop_at``), checkpointing as it goes.
 
     Under ``torchrun`` every rank draws the same global batch of ``config.batch_size`` from the
-    shared generator and trains on its slice; DDP averages the gradients, so the run equals a
-    single-process run with the global batch. Only rank 0 validates, logs and checkpoints.
+    shared generator and trains on its slice; DDP averages the gradients, so for SL and MSE the
+    run equals a single-process run with the global batch. Methods that draw training noise
+    (ardm, si, biflow) draw it, under DDP, from a per-rank stream seeded by (seed, step, rank):
+    independent across ranks, reproducible and resumable. Only rank 0 validates, logs and
+    checkpoints.
     On Ctrl-C the current state is saved before the interrupt propagates, so the next call
     resumes from the last completed step.
     """
@@ -169,10 +179,11 @@ def train(
                 target.to(device, non_blocking=True),
             )
             batch_labels = labels[index.to(device)] if labels is not None else None
+            noise = (
+                trainer.generator if world == 1 else rank_generator(config.seed, trainer.step, rank)
+            )
             with autocast:
-                loss = trainer.method.loss(
-                    model, context, target, batch_labels, trainer.generator, config
-                )
+                loss = trainer.method.loss(model, context, target, batch_labels, noise, config)
             trainer.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             trainer.optimizer.step()

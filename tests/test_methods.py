@@ -188,3 +188,14 @@ def test_mse_collapses_each_transition_to_its_mean(two_mode_runs):
         jumps = _jumps(two_mode_runs, "mse", start)
         assert float(jumps.std()) < 1e-3
         assert abs(float(jumps.mean()) - mean) < 0.15
+
+
+def test_ddp_ranks_draw_independent_but_reproducible_training_noise():
+    from slsim.surrogate.training import rank_generator
+
+    def draw(seed, step, rank):
+        return torch.randn(4, generator=rank_generator(seed, step, rank))
+
+    assert torch.equal(draw(0, 5, 1), draw(0, 5, 1))  # resumable: depends on the step only
+    assert not torch.equal(draw(0, 5, 0), draw(0, 5, 1))
+    assert not torch.equal(draw(0, 5, 0), draw(0, 6, 0))
