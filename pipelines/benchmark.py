@@ -90,7 +90,7 @@ def run_table1(
     device: torch.device,
     methods: Sequence[str] = DEFAULT_METHODS,
     ardm_steps: Sequence[int] = DEFAULT_ARDM_STEPS,
-    bootstrap: int = 200,
+    bootstrap: int = 100,
     out_dir: Path | None = None,
     on_stage: Callable[[str], None] = lambda stage: None,
     train_callbacks: Callable[[str], TrainCallbacks] = lambda method: (None, None),

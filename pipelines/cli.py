@@ -396,7 +396,7 @@ def compare(
     ] = None,
     bootstrap: Annotated[
         int, typer.Option(help="bootstrap resamples for the 95 % intervals (0: none)", min=0)
-    ] = 200,
+    ] = 100,
     neighbours: Annotated[
         int,
         typer.Option(
@@ -591,7 +591,7 @@ def table1(
     ] = "5,10,20,40",
     bootstrap: Annotated[
         int, typer.Option(help="bootstrap resamples for the 95 % intervals (0: none)", min=0)
-    ] = 200,
+    ] = 100,
     data_dir: DataDirOpt = None,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,

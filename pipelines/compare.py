@@ -96,7 +96,7 @@ class Options:
 
     qoi: str = "all"
     params: dict[str, Any] = field(default_factory=dict)
-    bootstrap: int = 200
+    bootstrap: int = 100
     neighbours: int = 32
     frames: int = 5
 

@@ -24,7 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from .wasserstein import sliced_wasserstein2, unit_directions, wasserstein2
+from .wasserstein import (
+    sliced_wasserstein2_columns,
+    unit_directions,
+    wasserstein2,
+    wasserstein2_columns,
+)
 
 #: Trajectories per chunk when reading state arrays.
 CHUNK = 64
@@ -68,12 +73,9 @@ class Metric:
         if a.ndim == 1:
             return wasserstein2(a, b), None
         if a.ndim == 2:
-            per_time = np.array([wasserstein2(a[:, t], b[:, t]) for t in range(a.shape[1])])
+            per_time = wasserstein2_columns(a, b)
         else:
-            directions = unit_directions(a.shape[2], 64)
-            per_time = np.array(
-                [sliced_wasserstein2(a[:, t], b[:, t], directions) for t in range(a.shape[1])]
-            )
+            per_time = sliced_wasserstein2_columns(a, b, unit_directions(a.shape[2], 64))
         # frame 0 is the shared initial condition; average over the generated frames
         return float(per_time[1:].mean()), per_time
 

@@ -28,6 +28,26 @@ def wasserstein2(u: np.ndarray, v: np.ndarray) -> float:
     return float(np.sqrt(np.sum(widths * (qu - qv) ** 2)))
 
 
+def wasserstein2_columns(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """W2 between matching columns of ``(n, K)`` and ``(m, K)`` samples, ``(K,)``.
+
+    Equal sizes sort all columns at once (one vectorised pass); otherwise column by column.
+    """
+    u, v = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
+    if u.shape[0] == v.shape[0] and u.shape[0] > 0:
+        return np.sqrt(np.mean((np.sort(u, axis=0) - np.sort(v, axis=0)) ** 2, axis=0))
+    return np.array([wasserstein2(u[:, k], v[:, k]) for k in range(u.shape[1])])
+
+
+def sliced_wasserstein2_columns(x: np.ndarray, y: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """Sliced W2 per column of point clouds ``(n, K, dim)`` and ``(m, K, dim)``, ``(K,)``."""
+    px = np.asarray(x, dtype=np.float64) @ directions.T  # (n, K, D)
+    py = np.asarray(y, dtype=np.float64) @ directions.T
+    k, d = px.shape[1:]
+    per_direction = wasserstein2_columns(px.reshape(px.shape[0], -1), py.reshape(py.shape[0], -1))
+    return np.sqrt(np.mean(per_direction.reshape(k, d) ** 2, axis=1))
+
+
 def unit_directions(dim: int, count: int, seed: int = 0) -> np.ndarray:
     """``count`` directions on the unit sphere; in 2-D evenly spaced half-circle angles."""
     if dim == 1:

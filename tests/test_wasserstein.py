@@ -51,3 +51,17 @@ def test_sliced_w2_of_a_translation_is_its_length_over_sqrt2(rng):
 def test_empty_sample_is_an_error():
     with pytest.raises(ValueError, match="empty"):
         wasserstein2(np.array([]), np.array([1.0]))
+
+
+@pytest.mark.parametrize("m", [40, 33])
+def test_column_distances_equal_one_distance_per_column(m):
+    from slsim.pipelines.wasserstein import sliced_wasserstein2_columns, wasserstein2_columns
+
+    rng = np.random.default_rng(2)
+    u, v = rng.normal(size=(40, 5)), rng.normal(1.0, 2.0, size=(m, 5))
+    expected = [wasserstein2(u[:, k], v[:, k]) for k in range(5)]
+    np.testing.assert_allclose(wasserstein2_columns(u, v), expected, rtol=1e-12)
+    x, y = rng.normal(size=(40, 5, 2)), rng.normal(size=(m, 5, 2))
+    directions = unit_directions(2, 16)
+    expected = [sliced_wasserstein2(x[:, k], y[:, k], directions) for k in range(5)]
+    np.testing.assert_allclose(sliced_wasserstein2_columns(x, y, directions), expected, rtol=1e-12)
