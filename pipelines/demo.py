@@ -90,4 +90,6 @@ def run(
                 overwrite=False,
                 quiet=quiet,
             )
-    compare(files=None, system=system, qoi="all", out=None, data_dir=data_dir, plots=True)
+    compare(
+        files=None, system=system, qoi="all", out=None, data_dir=data_dir, plots=True, bootstrap=50
+    )
