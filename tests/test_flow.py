@@ -331,6 +331,19 @@ def test_generation_through_the_engine_gives_a_valid_file(tmp_path):
     np.testing.assert_array_equal(stored, fl.simulate(config, seeds[3:4])["saturation"][0])
 
 
+def test_shard_count_does_not_change_the_file_contents(tmp_path):
+    config = small()
+    arrays = []
+    for shard_size in (1, 3, 7):
+        path = tmp_path / f"s{shard_size}.h5"
+        generate(GenerationJob(get_system("flow"), config, "train", 7, 4, path, shard_size))
+        with h5py.File(path, "r") as handle:
+            arrays.append({k: handle[k][...] for k in ("seed", "saturation", "pressure")})
+    for other in arrays[1:]:
+        for name, values in arrays[0].items():
+            np.testing.assert_array_equal(other[name], values)
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
