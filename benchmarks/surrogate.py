@@ -128,9 +128,7 @@ def main() -> None:
     simulator_seconds = (time.perf_counter() - start) / args.simulated
     threads = torch.get_num_threads()
     print(f"simulator: {simulator_seconds * 1e3:.1f} ms per trajectory (CPU, {threads} threads)")
-    print(
-        f"simulator time / surrogate sampling time: {simulator_seconds / sample_seconds:.2f}"
-    )
+    print(f"simulator time / surrogate sampling time: {simulator_seconds / sample_seconds:.2f}")
 
 
 if __name__ == "__main__":
