@@ -16,6 +16,15 @@ from .compare import Comparison
 _SIM_STYLE = {"color": "black", "linewidth": 2.0}
 
 
+def _save(fig: plt.Figure, out: Path, tight: bool = True, dpi: int = 120) -> Path:
+    """Write ``fig`` to ``out`` and free it."""
+    if tight:
+        fig.tight_layout()
+    fig.savefig(out, dpi=dpi)
+    plt.close(fig)
+    return out
+
+
 def _histogram(ax, samples: dict[str, np.ndarray], bins: np.ndarray) -> None:
     for label, values in samples.items():
         style = _SIM_STYLE if label == "simulator" else {}
@@ -35,10 +44,7 @@ def plot_scalar(comparison: Comparison, metric: str, out: Path) -> Path:
         title=f"{comparison.system}: {row.qoi}",
     )
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def plot_per_time(comparison: Comparison, metric: str, out: Path) -> Path:
@@ -55,10 +61,7 @@ def plot_per_time(comparison: Comparison, metric: str, out: Path) -> Path:
         title=f"{comparison.system}: {metric} against time",
     )
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def plot_marginals(
@@ -80,10 +83,7 @@ def plot_marginals(
         ax.set(title=f"t = {comparison.time[frame]:.2f}", xlabel=name)
     axes[0].set_ylabel("density")
     axes[-1].legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def plot_frames(comparison: Comparison, out: Path) -> Path:
@@ -104,9 +104,7 @@ def plot_frames(comparison: Comparison, out: Path) -> Path:
         axes[r, 0].set_ylabel(label)
     fig.colorbar(image, ax=axes, shrink=0.8)
     fig.suptitle(f"{comparison.system}: generated and simulated trajectories side by side")
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _save(fig, out, tight=False, dpi=100)
 
 
 def plot_novelty(comparison: Comparison, out: Path) -> Path:
@@ -127,10 +125,7 @@ def plot_novelty(comparison: Comparison, out: Path) -> Path:
         title=f"{comparison.system}: new samples or memorised? (near 0 = copies)",
     )
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def plot_comparison(comparison: Comparison, out_dir: Path) -> list[Path]:

@@ -33,6 +33,7 @@ from .base import (
     Method,
     broadcast,
     fourier_embedding,
+    steps_or_default,
     training_noise,
     training_times,
 )
@@ -43,9 +44,7 @@ DEFAULT_STEPS = 40
 COSINE_OFFSET = 0.008
 
 
-def sampling_steps(config) -> int:
-    """Denoising steps (= network calls) per frame."""
-    return config.steps or DEFAULT_STEPS
+sampling_steps = steps_or_default(DEFAULT_STEPS)
 
 
 def _angle(s: torch.Tensor | float) -> torch.Tensor | float:

@@ -49,6 +49,16 @@ def with_residual(
     return context[:, -frame_channels:] + output if residual else output
 
 
+def steps_or_default(default: int) -> Callable[[object], int]:
+    """``calls_per_step`` of a multi-step method: ``config.steps`` network calls per frame,
+    or ``default`` when it is 0."""
+
+    def sampling_steps(config) -> int:
+        return config.steps or default
+
+    return sampling_steps
+
+
 #: Size of the conditioning vector that carries a diffusion/interpolation time.
 TIME_EMBEDDING_DIM = 64
 

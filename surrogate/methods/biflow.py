@@ -33,6 +33,7 @@ from .base import (
     Method,
     broadcast,
     fourier_embedding,
+    steps_or_default,
     training_noise,
     training_times,
 )
@@ -46,9 +47,7 @@ DEFAULT_STEPS = 20
 MAX_TRAIN_NOISE = 0.5
 
 
-def sampling_steps(config) -> int:
-    """Euler steps (= network calls) per frame."""
-    return config.steps or DEFAULT_STEPS
+sampling_steps = steps_or_default(DEFAULT_STEPS)
 
 
 def _fields(

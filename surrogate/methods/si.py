@@ -37,6 +37,7 @@ from .base import (
     Method,
     broadcast,
     fourier_embedding,
+    steps_or_default,
     training_noise,
     training_times,
 )
@@ -45,9 +46,7 @@ from .base import (
 DEFAULT_STEPS = 10
 
 
-def sampling_steps(config) -> int:
-    """Euler–Maruyama steps (= network calls) per frame."""
-    return config.steps or DEFAULT_STEPS
+sampling_steps = steps_or_default(DEFAULT_STEPS)
 
 
 def _drift(
