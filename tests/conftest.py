@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from slsim.simulators import build_config
 from slsim.simulators.duffing import DuffingConfig
@@ -35,3 +36,23 @@ def assert_within(
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+def assert_training_resumes_exactly(
+    config, data, normalizer, directory: Path, stop_at: int
+) -> None:
+    """Training interrupted at ``stop_at`` and resumed from its checkpoint ends with the weights
+    of the uninterrupted run, bit for bit (CPU)."""
+    from slsim.surrogate.checkpoint import load_checkpoint
+    from slsim.surrogate.training import Trainer, train
+
+    cpu = torch.device("cpu")
+    straight = Trainer.create(config, data.frame_shape, cpu)
+    train(straight, data, normalizer, directory / "a.pt", {})
+    interrupted = Trainer.create(config, data.frame_shape, cpu)
+    train(interrupted, data, normalizer, directory / "b.pt", {}, stop_at=stop_at)
+    resumed = Trainer.create(config, data.frame_shape, cpu)
+    resumed.load_state(load_checkpoint(directory / "b.pt"))
+    train(resumed, data, normalizer, directory / "b.pt", {})
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key

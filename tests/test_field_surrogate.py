@@ -23,6 +23,8 @@ from slsim.surrogate.normalization import Normalizer
 from slsim.surrogate.training import Distributed, Trainer, build_model, train
 from slsim.surrogate.transitions import HDF5Frames, TensorFrames, TransitionSet
 
+from .conftest import assert_training_resumes_exactly
+
 CPU = torch.device("cpu")
 IDENTITY = Normalizer(np.zeros(1, np.float32), np.ones(1, np.float32))
 
@@ -87,22 +89,7 @@ def test_unet_training_resumes_exactly(tmp_path):
     rng = np.random.default_rng(1)
     frames = torch.tensor(rng.normal(size=(4, 6, 1, 16, 16)), dtype=torch.float32)
     data = TransitionSet(TensorFrames(frames), 3)
-    config = _config(iterations=12)
-    straight = Trainer.create(config, data.frame_shape, CPU)
-    train(straight, data, IDENTITY, tmp_path / "a.pt", {})
-    train(
-        Trainer.create(config, data.frame_shape, CPU),
-        data,
-        IDENTITY,
-        tmp_path / "b.pt",
-        {},
-        stop_at=5,
-    )
-    resumed = Trainer.create(config, data.frame_shape, CPU)
-    resumed.load_state(load_checkpoint(tmp_path / "b.pt"))
-    train(resumed, data, IDENTITY, tmp_path / "b.pt", {})
-    for key, value in straight.model.state_dict().items():
-        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    assert_training_resumes_exactly(_config(iterations=12), data, IDENTITY, tmp_path, 5)
 
 
 def test_streamed_batches_equal_in_memory_batches(tmp_path):

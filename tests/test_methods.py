@@ -10,13 +10,14 @@ import pytest
 import torch
 
 from slsim.simulators import ConfigError
-from slsim.surrogate.checkpoint import load_checkpoint
 from slsim.surrogate.config import TrainConfig, resolve_train_config
 from slsim.surrogate.methods import get_method
 from slsim.surrogate.normalization import Normalizer
 from slsim.surrogate.sampling import rollout
 from slsim.surrogate.training import Trainer, build_model, train
 from slsim.surrogate.transitions import TensorFrames, TransitionSet
+
+from .conftest import assert_training_resumes_exactly
 
 CPU = torch.device("cpu")
 IDENTITY = Normalizer(np.zeros(1, np.float32), np.ones(1, np.float32))
@@ -80,21 +81,7 @@ def test_noise_drawn_in_training_resumes_exactly(method, tmp_path):
     the uninterrupted run's steps bit for bit."""
     data = TransitionSet(TensorFrames(_drifting_frames("vector")), 1)
     config = _config("vector", method, iterations=30)
-    straight = Trainer.create(config, data.frame_shape, CPU)
-    train(straight, data, IDENTITY, tmp_path / "a.pt", {})
-    train(
-        Trainer.create(config, data.frame_shape, CPU),
-        data,
-        IDENTITY,
-        tmp_path / "b.pt",
-        {},
-        stop_at=13,
-    )
-    resumed = Trainer.create(config, data.frame_shape, CPU)
-    resumed.load_state(load_checkpoint(tmp_path / "b.pt"))
-    train(resumed, data, IDENTITY, tmp_path / "b.pt", {})
-    for key, value in straight.model.state_dict().items():
-        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    assert_training_resumes_exactly(config, data, IDENTITY, tmp_path, 13)
 
 
 @pytest.mark.parametrize("k", [1, 3, 5])
