@@ -26,10 +26,12 @@ def bootstrap_interval(
     resamples: int = 200,
     level: float = 0.95,
     seed: int = 0,
+    estimate: float | None = None,
 ) -> tuple[float, float]:
     """``distance(a, b) ± z·se`` (clipped at 0), se from trajectory resamples of a and b.
 
-    Seeded, so a report is reproducible; ``resamples < 2`` returns (nan, nan).
+    ``estimate`` is distance(a, b) when the caller already has it. Seeded, so a report is
+    reproducible; ``resamples < 2`` returns (nan, nan).
     """
     if resamples < 2:
         return float("nan"), float("nan")
@@ -39,5 +41,5 @@ def bootstrap_interval(
         for _ in range(resamples)
     ]
     half_width = stats.norm.ppf(0.5 + level / 2) * float(np.std(draws, ddof=1))
-    value = distance(a, b)
+    value = distance(a, b) if estimate is None else estimate
     return max(value - half_width, 0.0), value + half_width

@@ -220,13 +220,15 @@ def compare(
                         floors[(metric.name, n)] = (
                             floor,
                             floor_t,
-                            _interval(metric, simulated, target_values[metric.name], options),
+                            _interval(
+                                metric, simulated, target_values[metric.name], floor, options
+                            ),
                         )
                     floor, floor_t, floor_ci = floors[(metric.name, n)]
                     cand = metric.values(candidate, n, **own)
                     values[metric.name][label] = cand
                     value, per_t = metric.distance(cand, target_values[metric.name])
-                    ci = _interval(metric, cand, target_values[metric.name], options)
+                    ci = _interval(metric, cand, target_values[metric.name], value, options)
                     comparison.rows.append(
                         Row(
                             system=target.spec.name,
@@ -267,9 +269,12 @@ def compare(
 
 
 def _interval(
-    metric: Metric, a: np.ndarray, b: np.ndarray, options: Options
+    metric: Metric, a: np.ndarray, b: np.ndarray, estimate: float, options: Options
 ) -> tuple[float, float]:
-    return bootstrap_interval(lambda x, y: metric.distance(x, y)[0], a, b, options.bootstrap)
+    """Bootstrap interval around ``estimate`` = the metric's distance of a to b."""
+    return bootstrap_interval(
+        lambda x, y: metric.distance(x, y)[0], a, b, options.bootstrap, estimate=estimate
+    )
 
 
 def _plain(params: dict[str, Any]) -> dict[str, Any]:
