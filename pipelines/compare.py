@@ -289,7 +289,8 @@ def _keep_frames(comparison: Comparison, label: str, ensemble: Ensemble, count: 
     if count <= 0 or dataset.ndim != 4:
         return
     if not comparison.frame_index:
-        comparison.frame_index = np.linspace(0, dataset.shape[1] - 1, count).astype(int).tolist()
+        spread = np.linspace(0, dataset.shape[1] - 1, count).astype(int)
+        comparison.frame_index = np.unique(spread).tolist()  # short runs: each frame once
     comparison.frames[label] = dataset[0, comparison.frame_index]
 
 

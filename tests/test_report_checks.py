@@ -65,3 +65,25 @@ def test_copies_of_training_trajectories_are_flagged_and_new_ones_are_not():
     d = novelty.nearest_distances(queries, train, 200, ("u",))
     assert np.median(d["copies"]) / np.median(d["held_out"]) < 0.01
     assert np.median(d["fresh"]) / np.median(d["held_out"]) == pytest.approx(1.0, abs=0.1)
+
+
+def test_frames_side_by_side_work_for_ensembles_shorter_than_the_frame_count(tmp_path):
+    """Three stored frames, five requested: each frame is shown once (h5py needs increasing,
+    unique indices)."""
+    import shutil
+
+    from slsim.pipelines.compare import Options, compare
+    from slsim.pipelines.generation import GenerationJob, generate
+    from slsim.simulators import build_config, get_system
+    from slsim.simulators.flow import FlowConfig
+
+    config = build_config(FlowConfig, {"n_cells": 8, "n_frames": 3})
+    paths = {}
+    for split, n in (("train", 4), ("test", 3)):
+        paths[split] = tmp_path / f"{split}.h5"
+        generate(GenerationJob(get_system("flow"), config, split, n, 1, paths[split], 2))
+    shutil.copy(paths["test"], tmp_path / "copy.h5")
+    options = Options(bootstrap=0, neighbours=0, frames=5)
+    comparison = compare(paths["test"], paths["train"], [tmp_path / "copy.h5"], options)
+    assert comparison.frame_index == [0, 1, 2]
+    assert comparison.frames["copy"].shape == (3, 8, 8)
