@@ -474,12 +474,13 @@ def compare(
 
 
 def _parse_params(items: list[str]) -> dict[str, float | str]:
-    """KEY=VALUE pairs; values that read as numbers become floats."""
+    """``--param`` KEY=VALUE pairs; values that read as numbers become floats."""
+    try:
+        pairs = parse_overrides(items)
+    except ConfigError as err:
+        raise UserError(f"--param: {err}") from None
     parsed: dict[str, float | str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            raise UserError(f"--param expects KEY=VALUE, got '{item}'")
+    for key, value in pairs.items():
         try:
             parsed[key] = float(value)
         except ValueError:

@@ -93,7 +93,7 @@ def test_qoi_parameters_are_applied_recorded_and_checked(pipeline, tmp_path):
     assert all(r["params"] == {"level": 0.5} for r in rows)
     for bad, message in (
         ("threshold=0.1", "unknown QoI parameter threshold for duffing (known: level)"),
-        ("level", "--param expects KEY=VALUE"),
+        ("level", "--param: expected KEY=VALUE, got 'level'"),
         ("level=low", "parameter level must be a number"),
     ):
         result = runner.invoke(app, ["compare", "--system", "duffing", "-p", bad, *d])
