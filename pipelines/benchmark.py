@@ -104,6 +104,7 @@ def run_table1(
     out_dir = out_dir or layout.reports_dir(system, data_dir) / "table1"
     train_file = layout.split_path(system, "train", data_dir)
     test_file = layout.split_path(system, "test", data_dir)
+    # fail on a missing test split now, not after every method has trained
     with open_ensemble(test_file, hint=f"generate it first with: slsim generate {system}"):
         pass
     checkpoints = {}
