@@ -104,14 +104,16 @@ def run_table1(
     out_dir = out_dir or layout.reports_dir(system, data_dir) / "table1"
     train_file = layout.split_path(system, "train", data_dir)
     test_file = layout.split_path(system, "test", data_dir)
-    # fail on a missing test split now, not after every method has trained
-    with open_ensemble(test_file, hint=f"generate it first with: slsim generate {system}"):
-        pass
+    # fail on a missing split or another system's file now, not after every method has trained
+    hint = f"generate it first with: slsim generate {system}"
+    for path in (train_file, test_file):
+        with open_ensemble(path, hint=hint, expected_system=system):
+            pass
     checkpoints = {}
     for method in dict.fromkeys(methods):
         on_stage(f"train {method}")
         request = TrainRequest(
-            system, train_file, test_file, layout.run_dir(system, method, data_dir), method,
+            system, train_file, layout.run_dir(system, method, data_dir), method,
             preset, overrides, device, reuse_finished=True,
         )  # fmt: skip
         on_start, on_log = train_callbacks(method)
@@ -123,13 +125,13 @@ def run_table1(
         clock = Stopwatch()
         run_sampling(
             checkpoints[entry.method], test_file, path, n, 0, device, overwrite=True,
-            on_start=clock.start, steps=entry.steps,
+            on_start=clock.start, steps=entry.steps, system=system,
         )  # fmt: skip
         seconds[entry.label] = clock.elapsed() / n
         samples[entry.label] = path
     on_stage("compare")
     options = Options(bootstrap=bootstrap)
-    comparison = compare(test_file, train_file, list(samples.values()), options)
+    comparison = compare(test_file, train_file, list(samples.values()), options, system)
     write_tables(comparison, out_dir)
     results = [
         _result(entry, samples[entry.label], seconds[entry.label], comparison)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -25,6 +27,7 @@ from slsim.simulators.config import describe_config, parse_overrides
 
 from . import layout
 from .errors import UserError
+from .threads import choose_threads, configure_threads
 
 console = Console()
 err_console = Console(stderr=True)
@@ -40,6 +43,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain help: rich markup would eat every "[default: …]" and keep the docstrings' line breaks
+    rich_markup_mode=None,
 )
 
 SYSTEM_HELP = f"stochastic system: {', '.join(SYSTEMS)}"
@@ -55,22 +60,89 @@ SetOpt = Annotated[
 ]
 DeviceOpt = Annotated[str, typer.Option(help="torch device: auto (CUDA if present), cpu, cuda[:N]")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="CPU threads for torch and numba [default: $OMP_NUM_THREADS if set, else 1 for "
+        "small vector-state networks (duffing) and every available CPU otherwise]",
+        show_default=False,
+    ),
+]
+#: Seconds between progress lines when stderr is not a terminal (a log file).
+PLAIN_PROGRESS_SECONDS = 30.0
+
+
+class _PlainProgress:
+    """Progress as plain lines on stderr, for logs: one when a task starts, then at most one
+    every ``interval`` seconds, and one when it completes."""
+
+    def __init__(self, interval: float = PLAIN_PROGRESS_SECONDS):
+        self.interval = interval
+        self.tasks: list[dict] = []
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def add_task(self, description: str, total: float, completed: float = 0) -> int:
+        now = time.monotonic()
+        task = {"description": description, "total": total, "completed": completed}
+        self.tasks.append({**task, "start": now, "shown": -math.inf})
+        self._show(len(self.tasks) - 1)
+        return len(self.tasks) - 1
+
+    def advance(self, task: int, advance: float) -> None:
+        self.update(task, completed=self.tasks[task]["completed"] + advance)
+
+    def update(
+        self, task: int, completed: float | None = None, description: str | None = None
+    ) -> None:
+        state = self.tasks[task]
+        if completed is not None:
+            state["completed"] = completed
+        if description is not None:
+            state["description"] = description
+        done = state["completed"] >= state["total"]
+        if done or time.monotonic() - state["shown"] >= self.interval:
+            self._show(task)
+
+    def _show(self, task: int) -> None:
+        state = self.tasks[task]
+        if state["shown"] == math.inf:  # completion already reported
+            return
+        now = time.monotonic()
+        total, completed = state["total"], state["completed"]
+        elapsed = now - state["start"]
+        print(
+            f"{state['description']}: {completed:g}/{total:g} "
+            f"({100 * completed / max(total, 1):.0f} %), {elapsed:.0f} s elapsed",
+            file=sys.stderr,
+            flush=True,
+        )
+        state["shown"] = math.inf if completed >= total else now
 
 
 class _LazyProgress:
-    """A rich progress display that appears with its first task, i.e. only once the inputs
-    have been validated, so that a user error prints one clean line."""
+    """A progress display that appears with its first task, i.e. only once the inputs have
+    been validated, so that a user error prints one clean line: a rich bar on a terminal,
+    plain lines every :data:`PLAIN_PROGRESS_SECONDS` otherwise (logs)."""
 
     def __init__(self, quiet: bool):
-        self.progress = Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            disable=quiet,
-        )
+        self.progress: Progress | _PlainProgress
+        if quiet or err_console.is_terminal:
+            self.progress = Progress(
+                TextColumn("[progress.description]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=err_console,
+                disable=quiet,
+            )
+        else:
+            self.progress = _PlainProgress()
         self.started = False
 
     def add_task(self, description: str, **kwargs) -> int:
@@ -108,6 +180,12 @@ def _positive(name: str, value: int | None) -> None:
         raise UserError(f"{name} must be a positive integer, got {value}")
 
 
+def _small_model(system: str) -> bool:
+    """Vector states (Duffing) train small MLPs that one CPU thread runs fastest."""
+    spec = get_system(system)
+    return "x" not in spec.variable(spec.state_variables[0]).dims
+
+
 @app.command()
 def generate(
     system: SystemArg,
@@ -117,7 +195,11 @@ def generate(
     ] = None,
     n_test: Annotated[
         int | None,
-        typer.Option("--n-test", help="held-out test trajectories (0: none) [default: per system]"),
+        typer.Option(
+            "--n-test",
+            help="held-out test trajectories (0: none) [default: per system, duffing 10000; "
+            "with --n, in the system's train/test proportion]",
+        ),
     ] = None,
     seed: Annotated[
         int, typer.Option(help="master seed; train and test use disjoint streams of it")
@@ -142,6 +224,7 @@ def generate(
         bool, typer.Option(help="print the resolved configuration and exit")
     ] = False,
     quiet: QuietOpt = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Simulate an ensemble into DATA/<system>/train.h5 and test.h5.
 
@@ -158,8 +241,17 @@ def generate(
         return
     _positive("--n", n)
     _positive("--workers", workers)
+    _positive("--shard-size", shard_size)
+    if seed < 0:
+        raise UserError(f"--seed must be a non-negative integer, got {seed}")
+    total_threads = choose_threads(threads)
     n_train = spec.default_n_train if n is None else n
-    n_held_out = spec.default_n_test if n_test is None else n_test
+    if n_test is not None:
+        n_held_out = n_test
+    elif n is None:
+        n_held_out = spec.default_n_test
+    else:
+        n_held_out = max(1, round(n * spec.default_n_test / spec.default_n_train))
     if n_held_out < 0:
         raise UserError(f"--n-test must be ≥ 0, got {n_held_out}")
     splits = [("train", n_train), ("test", n_held_out)] if n_held_out else [("train", n_train)]
@@ -171,15 +263,18 @@ def generate(
             count,
             seed,
             layout.split_path(system, split, data_dir),
-            shard_size or spec.default_shard_size,
+            spec.default_shard_size if shard_size is None else shard_size,
         )
         for split, count in splits
     ]
     for job in jobs:
         if job.output.exists() and not overwrite:
             raise UserError(f"{job.output} already exists; pass --overwrite to replace it")
+    if not quiet:
+        sizes = ", ".join(f"{job.split} {job.n} trajectories → {job.output}" for job in jobs)
+        err_console.print(f"generating {system}: {sizes}", highlight=False, soft_wrap=True)
     client = None
-    threads = None
+    worker_threads = None
     if scheduler is not None:
         from distributed import Client
 
@@ -188,7 +283,10 @@ def generate(
         except OSError as err:
             raise UserError(f"cannot reach dask scheduler {scheduler}: {err}") from None
     elif workers > 1:
-        client, threads = local_cluster_client(workers), numba_threads_per_worker(workers)
+        client = local_cluster_client(workers)
+        worker_threads = numba_threads_per_worker(workers, total_threads)
+    else:
+        configure_threads(total_threads)
     try:
         with _progress(quiet) as progress:
             for job in jobs:
@@ -203,7 +301,7 @@ def generate(
                     job,
                     overwrite=overwrite,
                     client=client,
-                    numba_threads=threads,
+                    numba_threads=worker_threads,
                     on_progress=advance,
                 )
     finally:
@@ -246,6 +344,7 @@ def train(
         ),
     ] = "auto",
     quiet: QuietOpt = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Train a surrogate on DATA/<system>/train.h5 into DATA/<system>/runs/<name>/.
 
@@ -261,18 +360,17 @@ def train(
     get_system(system)
     overrides = parse_overrides(set_ or [])
     train_file = layout.split_path(system, "train", data_dir)
-    if show_config:
-        with open_ensemble(
-            train_file, hint=f"generate it first with: slsim generate {system}"
-        ) as ensemble:
+    hint = f"generate it first with: slsim generate {system}"
+    with open_ensemble(train_file, hint=hint, expected_system=system) as ensemble:
+        if show_config:
             config = resolve_config(ensemble, method, preset, overrides)
-        _print_config(f"{system} training configuration ({preset})", config)
-        return
+            _print_config(f"{system} training configuration ({preset})", config)
+            return
+    configure_threads(threads, small_model=_small_model(system), use_torch=True)
     torch_device = select_device(device)
     request = TrainRequest(
         system,
         train_file,
-        layout.split_path(system, "test", data_dir),
         layout.run_dir(system, name or method, data_dir),
         method,
         preset,
@@ -330,6 +428,7 @@ def sample(
     device: DeviceOpt = "auto",
     overwrite: Annotated[bool, typer.Option(help="replace an existing samples file")] = False,
     quiet: QuietOpt = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Roll out a trained surrogate into DATA/<system>/runs/<run>/samples.h5.
 
@@ -345,11 +444,10 @@ def sample(
     _positive("--n", n)
     _positive("--batch-size", batch_size)
     test_file = layout.split_path(system, "test", data_dir)
-    if n is None:
-        with open_ensemble(
-            test_file, hint=f"generate it first with: slsim generate {system}"
-        ) as test:
-            n = test.n_trajectories
+    hint = f"generate it first with: slsim generate {system}"
+    with open_ensemble(test_file, hint=hint, expected_system=system) as test:
+        n = test.n_trajectories if n is None else n
+    configure_threads(threads, small_model=_small_model(system), use_torch=True)
     run_path = layout.run_dir(system, run, data_dir)
     output = output or run_path / "samples.h5"
     with _progress(quiet) as progress:
@@ -367,6 +465,7 @@ def sample(
             on_start=lambda: tasks.append(progress.add_task(f"sample {system} {run}", total=n)),
             on_batch=lambda k: progress.advance(tasks[0], k),
             steps=steps,
+            system=system,
         )
     console.print(f"wrote {output} ({n} trajectories)")
 
@@ -410,6 +509,7 @@ def compare(
     ] = None,
     data_dir: DataDirOpt = None,
     plots: Annotated[bool, typer.Option(help="write PNG figures")] = True,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Score surrogate ensembles against the held-out simulator ensemble.
 
@@ -420,6 +520,7 @@ def compare(
     """
     from .compare import Options, write_tables
     from .compare import compare as run_compare
+    from .ensemble import check_writable_directory
     from .qoi import QOI_NAMES
 
     if qoi != "all" and qoi not in QOI_NAMES:
@@ -429,6 +530,9 @@ def compare(
     overrides = _parse_params(param or [])
     system = system or _infer_system(files, data_dir)
     get_system(system)
+    out_dir = out or layout.reports_dir(system, data_dir) / "compare"
+    check_writable_directory(out_dir)  # before minutes of computing, not after
+    configure_threads(threads)
     candidates = (
         list(files) if files else sorted(layout.runs_dir(system, data_dir).glob("*/samples.h5"))
     )
@@ -437,6 +541,7 @@ def compare(
         layout.split_path(system, "train", data_dir),
         candidates,
         Options(qoi, overrides, bootstrap, neighbours),
+        expected_system=system,
     )
     table = Table(title=f"{system}: distance to the held-out simulator ensemble (lower is better)")
     for column in ("metric", "candidate", "distance [95 % CI]", "noise floor [95 % CI]"):
@@ -464,7 +569,6 @@ def compare(
             f"{check.generated_median:.3g} vs {check.simulator_median:.3g} for held-out "
             f"simulator trajectories (ratio {check.ratio:.2f}; ≪ 1 would mean memorised)"
         )
-    out_dir = out or layout.reports_dir(system, data_dir) / "compare"
     written = list(write_tables(comparison, out_dir))
     if plots:
         from .plots import plot_comparison
@@ -540,7 +644,7 @@ def info(
             table.add_row("time", f"{time[0]:g} … {time[-1]:g} ({time.size} frames)")
             table.add_row("config", str(handle.attrs["config"]))
         console.print(table)
-    console.print(line)
+    console.print(line, soft_wrap=True)
     if not ok:
         raise typer.Exit(1)
 
@@ -553,6 +657,7 @@ def demo(
     ),
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """End to end on a small configuration: generate, train SL and MSE, sample, compare.
 
@@ -565,6 +670,7 @@ def demo(
         data_dir,
         device,
         quiet,
+        threads,
         generate=generate,
         train=train,
         sample=sample,
@@ -596,6 +702,7 @@ def table1(
     data_dir: DataDirOpt = None,
     device: DeviceOpt = "auto",
     quiet: QuietOpt = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Reproduce the paper's Table 1 on SYSTEM: WCT and WIM beside the noise floor, network
     calls and seconds per trajectory for SL, ARDM at several K, SI, bi-flow and MSE.
@@ -623,6 +730,7 @@ def table1(
         ) from None
     if min(steps) < 1:
         raise UserError("--ardm-steps must be ≥ 1")
+    configure_threads(threads, small_model=_small_model(system), use_torch=True)
     with _progress(quiet) as progress:
         _, out_dir = run_table1(
             system, data_dir, preset, parse_overrides(set_ or []), n, select_device(device),
@@ -634,16 +742,39 @@ def table1(
     console.print(f"report: {out_dir}")
 
 
+def _interrupted(err: BaseException | None) -> bool:
+    """Whether ``err`` is, or was raised while handling, a KeyboardInterrupt (Ctrl-C)."""
+    while err is not None:
+        if isinstance(err, KeyboardInterrupt):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
 def main() -> None:
-    """Console entry point: user errors become one line on stderr and exit status 2."""
+    """Console entry point: user errors and a full disk become one line on stderr and exit
+    status 2; Ctrl-C prints how to resume and exits with 130."""
     try:
         app()
     except (UserError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise
+        where = f" ({err.filename})" if err.filename else ""
+        print(f"error: {err.strerror}{where}; nothing was written", file=sys.stderr)
+        sys.exit(2)
     except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         sys.exit(130)
+    except SystemExit as exit_:  # typer turns Ctrl-C into a silent exit 130
+        if exit_.code == 130 and _interrupted(exit_):
+            print(INTERRUPTED, file=sys.stderr)
+        raise
+
+
+INTERRUPTED = "interrupted; run the same command again to resume"
 
 
 __all__ = ["app", "main"]

@@ -20,7 +20,7 @@ import numpy as np
 from slsim.simulators.config import config_to_dict
 
 from .bootstrap import bootstrap_interval
-from .ensemble import Ensemble, atomic_output, open_ensemble
+from .ensemble import Ensemble, atomic_output, open_ensemble, require_finite
 from .errors import UserError
 from .novelty import flatten_state, nearest_distances
 from .qoi import Metric, metrics_for
@@ -167,14 +167,21 @@ def compare(
     reference_path: Path,
     candidate_paths: list[Path],
     options: Options = Options(),
+    expected_system: str | None = None,
 ) -> Comparison:
-    """Score every candidate against the target with the system's metrics for ``options.qoi``."""
+    """Score every candidate against the target with the system's metrics for ``options.qoi``.
+
+    Every file must be of ``expected_system`` (if given) and hold only finite states: a NaN
+    ensemble is refused, never scored.
+    """
     hint = "generate the simulator ensembles first with: slsim generate"
     with (
-        open_ensemble(target_path, hint=hint) as target,
-        open_ensemble(reference_path, hint=hint) as reference,
+        open_ensemble(target_path, hint=hint, expected_system=expected_system) as target,
+        open_ensemble(reference_path, hint=hint, expected_system=expected_system) as reference,
     ):
         check_compatible(target, reference)
+        require_finite(target)
+        require_finite(reference)
         if not candidate_paths:
             raise UserError(
                 f"nothing to compare: no surrogate samples found; make them with: "
@@ -201,8 +208,9 @@ def compare(
         queries: dict[str, np.ndarray] = {}
         variables = target.spec.state_variables
         for path in candidate_paths:
-            with open_ensemble(path) as candidate:
+            with open_ensemble(path, expected_system=expected_system) as candidate:
                 check_compatible(target, candidate)
+                require_finite(candidate)
                 n = candidate.n_trajectories
                 if n > reference.n_trajectories:
                     raise UserError(

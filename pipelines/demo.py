@@ -13,6 +13,7 @@ from slsim.surrogate.checkpoint import load_checkpoint
 
 from . import layout
 from .errors import UserError
+from .sampling import unreadable_checkpoint
 
 #: Per system: ensemble sizes and the runs to compare (name -> method, preset, overrides).
 DEMOS: dict[str, dict] = {
@@ -29,7 +30,13 @@ DEMOS: dict[str, dict] = {
 
 def _trained(run_dir: Path) -> bool:
     checkpoint = run_dir / "checkpoint.pt"
-    return checkpoint.exists() and bool(load_checkpoint(checkpoint)["finished"])
+    if not checkpoint.exists():
+        return False
+    try:
+        return bool(load_checkpoint(checkpoint)["finished"])
+    except Exception as err:
+        advice = f"delete {run_dir} and run the demo again"
+        raise UserError(unreadable_checkpoint(checkpoint, err, advice)) from None
 
 
 def run(
@@ -37,6 +44,7 @@ def run(
     data_dir: Path,
     device: str,
     quiet: bool,
+    threads: int | None = None,
     *,
     generate: Callable,
     train: Callable,
@@ -61,6 +69,7 @@ def run(
             overwrite=True,
             show_config=False,
             quiet=quiet,
+            threads=threads,
         )
     for name, (method, preset, overrides) in settings["runs"].items():
         run_dir = layout.run_dir(system, name, data_dir)
@@ -76,6 +85,7 @@ def run(
                 overwrite=False,
                 show_config=False,
                 quiet=quiet,
+                threads=threads,
             )
         if not (run_dir / "samples.h5").exists():
             sample(
@@ -89,7 +99,15 @@ def run(
                 device=device,
                 overwrite=False,
                 quiet=quiet,
+                threads=threads,
             )
     compare(
-        files=None, system=system, qoi="all", out=None, data_dir=data_dir, plots=True, bootstrap=50
+        files=None,
+        system=system,
+        qoi="all",
+        out=None,
+        data_dir=data_dir,
+        plots=True,
+        bootstrap=50,
+        threads=threads,
     )

@@ -32,7 +32,7 @@ def load_surrogate(
     try:
         state = load_checkpoint(checkpoint)
     except Exception as err:
-        raise UserError(f"cannot read checkpoint {checkpoint}: {err}") from None
+        raise UserError(unreadable_checkpoint(checkpoint, err)) from None
     if not state["finished"]:
         raise UserError(
             f"{checkpoint} is an unfinished run; rerun the same slsim train command to finish it"
@@ -45,6 +45,18 @@ def load_surrogate(
         config,
         Normalizer.from_state_dict(state["normalizer"]),
         state["meta"],
+    )
+
+
+def unreadable_checkpoint(
+    checkpoint: Path, err: BaseException, advice: str = "retrain it with slsim train --overwrite"
+) -> str:
+    """One line for a checkpoint that cannot be loaded (torch's own message is several)."""
+    reason = next((line.strip() for line in str(err).splitlines() if line.strip()), "")
+    reason = reason or type(err).__name__
+    return (
+        f"cannot read checkpoint {checkpoint} (corrupt or not an slsim checkpoint: "
+        f"{reason.rstrip('.')}); {advice}"
     )
 
 
@@ -77,10 +89,13 @@ def run_sampling(
     on_start: Callable[[], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
     steps: int | None = None,
+    system: str | None = None,
 ) -> Path:
     """Generate n surrogate trajectories; trajectory i starts from test trajectory i mod n_test.
 
-    ``steps`` overrides the integration/denoising steps K per frame of multi-step methods.
+    ``steps`` overrides the integration/denoising steps K per frame of multi-step methods;
+    ``system`` (if given) must be the test file's. Non-finite starting frames or rollouts are
+    refused (nothing is written).
     """
     if n <= 0:
         raise UserError(f"the number of trajectories must be positive, got {n}")
@@ -91,7 +106,8 @@ def run_sampling(
         config = with_steps(config, steps)
     if not 1 <= context_frames <= config.window:
         raise UserError(f"--context-frames must be between 1 and the window {config.window}")
-    with open_ensemble(test_file, hint="generate it first with: slsim generate") as test:
+    hint = "generate it first with: slsim generate"
+    with open_ensemble(test_file, hint=hint, expected_system=system) as test:
         if test.source != SIMULATOR:
             raise UserError(f"{test_file} is not a simulator ensemble")
         if meta["system"] != test.spec.name:
@@ -104,6 +120,8 @@ def run_sampling(
             )
         index = np.arange(n) % test.n_trajectories
         start = load_frames(test, min(n, test.n_trajectories), context_frames)[index]
+        if not np.isfinite(start).all():
+            raise UserError(f"{test_file}: the starting frames hold NaN or inf values")
         spec, system_config, n_frames = test.spec, test.config, len(test.time)
     frames = torch.from_numpy(np.ascontiguousarray(start))
     context = initial_context(
@@ -123,6 +141,12 @@ def run_sampling(
         on_batch,
     )
     decoded = normalizer.decode(generated.float().cpu(), CHANNEL_AXIS).numpy()
+    if not np.isfinite(decoded).all():
+        bad = int((~np.isfinite(decoded.reshape(n, -1)).all(axis=1)).sum())
+        raise UserError(
+            f"the surrogate in {checkpoint} generated NaN or inf in {bad} of {n} trajectories "
+            "(trained on bad data, or diverged); nothing was written"
+        )
     trajectories = np.concatenate([start, decoded], axis=1).astype(np.float32)
     dims = {name: spec.variable(name).dims for name in spec.state_variables}
     arrays = unstack_frames(trajectories, spec.state_variables, dims)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -86,10 +87,21 @@ def build_config(cls: type[C], overrides: Mapping[str, Any] | None = None) -> C:
             raise ConfigError(f"unknown parameter '{key}' (known: {known})")
         kwargs[key] = _parse_value(value, types_[key], key) if isinstance(value, str) else value
     config = cls(**kwargs)
+    _require_finite(config)
     validate = getattr(config, "validate", None)
     if validate is not None:
         validate()
     return config
+
+
+def _require_finite(config: Any) -> None:
+    """Refuse NaN and ±inf in any float parameter (they would silently give NaN data)."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        values = value if isinstance(value, tuple) else (value,)
+        for item in values:
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ConfigError(f"parameter '{f.name}' must be a finite number, got {value}")
 
 
 def replace_config(config: C, **changes: Any) -> C:
