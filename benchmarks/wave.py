@@ -68,6 +68,28 @@ def main() -> None:
         rows.append((f"stencil solver, {threads} thread(s)", per))
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
+    numba.set_num_threads(1)
+    shifted = {}
+    for label, u0 in (
+        ("bump", w.initial_condition(config)),
+        ("bump + 1", w.initial_condition(config) + 1),
+    ):
+        start = time.perf_counter()
+        frames = w.solve(config, speeds[:4], u0=u0)
+        shifted[label] = (time.perf_counter() - start) / 4
+        if label == "bump":
+            tiny = np.abs(frames[frames != 0]).min()
+            subnormal = int(
+                np.count_nonzero((frames != 0) & (np.abs(frames) < np.finfo(frames.dtype).tiny))
+            )
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    print(
+        f"subnormal check (1 thread, 4 media): {shifted['bump']:.3f} s with the bump, "
+        f"{shifted['bump + 1']:.3f} s with bump + 1 (no tiny values, same operations): "
+        f"ratio {shifted['bump'] / shifted['bump + 1']:.2f}; stored subnormals {subnormal}, "
+        f"smallest nonzero |u| {tiny:.1e}"
+    )
+
     spectral_times, spectral = [], []
     for speed in speeds[: args.accuracy_media]:
         start = time.perf_counter()

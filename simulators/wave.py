@@ -124,14 +124,19 @@ _H = MAX_HALF_WIDTH
 _STEP_WEIGHTS = np.array([[1.0, 0.0, 0.5], [2.0, 1.0, 1.0]])
 
 
+#: Values below this magnitude are set to zero as they are computed (``flush_tiny``).
+TINY = 2.0**-80
+
+
 @nb.njit(parallel=True, cache=True)
-def _leapfrog_kernel(u0, coefs, a, weights, n_steps, steps_out, sub, out):
+def _leapfrog_kernel(u0, coefs, a, weights, tiny, n_steps, steps_out, sub, out):
     """Leapfrog on ``len(coefs)`` media; one trajectory per thread, frames into ``out``.
 
     ``coefs[t] = (dt·c/h)²``; arrays carry ``_H`` periodic ghost columns; rows wrap by index.
     The new level overwrites the old one in place (u^{n+1} needs u^{n−1} only at its own point).
     All arrays share one dtype, so float32 runs stay float32 (and vectorise 8-wide); the
-    first-step branch is hoisted out of the inner loop through ``weights``.
+    first-step branch is hoisted out of the inner loop through ``weights``. New values smaller
+    than ``tiny`` in magnitude are stored as 0, so no operand is ever subnormal.
     """
     n = u0.shape[0]
     width = n + 2 * _H
@@ -179,11 +184,27 @@ def _leapfrog_kernel(u0, coefs, a, weights, n_steps, steps_out, sub, out):
                     s += a4 * (r0[q - 4] + r0[q + 4] + u4[q] + d4[q])
                     s += a5 * (r0[q - 5] + r0[q + 5] + u5[q] + d5[q])
                     s += a6 * (r0[q - 6] + r0[q + 6] + u6[q] + d6[q])
-                    ro[q] = w_cur * r0[q] - w_old * ro[q] + w_lap * cr[j] * s
+                    v = w_cur * r0[q] - w_old * ro[q] + w_lap * cr[j] * s
+                    ro[q] = v if abs(v) >= tiny else 0.0
             cur, old = old, cur
             if k < steps_out.shape[0] and step + 1 == steps_out[k]:
                 out[t, k] = cur[::sub, _H : _H + n : sub]
                 k += 1
+
+
+def flush_tiny(u: np.ndarray) -> np.ndarray:
+    """``u`` with values below ``TINY`` in magnitude set to zero.
+
+    Subnormal floats (below 1.2·10⁻³⁸ in float32) are handled by slow microcode on many Intel
+    CPUs; the bump's Gaussian tails and the stencil's ripples ahead of the front produce them.
+    Zeroing every value below 2⁻⁸⁰ ≈ 8·10⁻²⁵ — in the kernel as each value is computed, and
+    in the initial condition — keeps the stored values and the stencil sums normal (the
+    nonzero stencil weights exceed 10⁻⁴; only where c is within ~10⁻⁷ of 0 can a product still
+    underflow, at a handful of points). It is plain IEEE arithmetic, no FTZ/DAZ flags, so
+    results stay bit-identical across CPUs and thread counts. The change to the solution is
+    below 10⁻²⁴ per point per step, 10⁻¹⁸ of its amplitude over 2000 steps.
+    """
+    return np.where(np.abs(u) >= TINY, u, 0.0)
 
 
 def solve(
@@ -199,7 +220,7 @@ def solve(
     configured initial condition, stored frames and subsampling.
     """
     dtype = np.dtype(config.precision)
-    u0 = initial_condition(config) if u0 is None else u0
+    u0 = flush_tiny(initial_condition(config) if u0 is None else u0)
     steps_out = frame_steps(config) if steps_out is None else np.asarray(steps_out, np.int64)
     sub = config.subsample if subsample is None else subsample
     coefs = ((config.dt / config.h) * np.asarray(speeds)) ** 2
@@ -210,6 +231,7 @@ def solve(
         np.ascontiguousarray(coefs, dtype),
         stencil(config.stencil).astype(dtype),
         _STEP_WEIGHTS.astype(dtype),
+        dtype.type(TINY),
         int(steps_out.max()),
         steps_out,
         sub,
