@@ -159,12 +159,25 @@ def production_corner(saturation: np.ndarray, cells: int) -> np.ndarray:
 
 def _flow_breakthrough(arrays: Mapping[str, Any], n: int, params: Mapping[str, Any]) -> np.ndarray:
     """Water breakthrough: first time the production corner's saturation exceeds a threshold."""
-    cells, threshold = int(params["corner_cells"]), params["threshold"]
+    cells = _corner_cells(arrays, n, params)["corner_cells"]
+    threshold = params["threshold"]
     return chunked(
         arrays["saturation"],
         n,
         lambda s: first_crossing_time(production_corner(s.astype(np.float64), cells) > threshold),
     )
+
+
+def _corner_cells(arrays: Mapping[str, Any], n: int, params: Mapping[str, Any]) -> dict[str, Any]:
+    """``corner_cells = "auto"`` becomes the block that covers 1/32 of the side (3 cells of the
+    default 96² grid, 1 cell of a 32² grid stored with ``coarsen = 3``: the same region, so the
+    breakthrough times agree); a number is kept."""
+    cells = params["corner_cells"]
+    if cells == "auto":
+        cells = max(1, round(arrays["saturation"].shape[-1] / 32))
+    elif not isinstance(cells, int | float) or cells < 1 or cells != int(cells):
+        raise ValueError(f"corner_cells must be a positive integer or 'auto', got {cells!r}")
+    return {**params, "corner_cells": int(cells)}
 
 
 def _flow_water(arrays: Mapping[str, Any], n: int, params: Mapping[str, Any]) -> np.ndarray:
@@ -208,7 +221,8 @@ METRICS: dict[str, tuple[Metric, ...]] = {
             "W2 of the water breakthrough time: the mean saturation of the corner_cells² block "
             "at the producer first above threshold",
             _flow_breakthrough,
-            {"threshold": 0.1, "corner_cells": 3},
+            {"threshold": 0.1, "corner_cells": "auto"},
+            _corner_cells,
         ),
         Metric(
             "WIM",
@@ -226,9 +240,3 @@ def metrics_for(system: str, qoi: str = "all") -> tuple[Metric, ...]:
     """The metrics of ``system`` for one QoI name, or all of them."""
     available = METRICS.get(system, ())
     return available if qoi == "all" else tuple(m for m in available if m.qoi == qoi)
-
-
-def validation_metric(system: str) -> Metric | None:
-    """The metric logged during training: the crossing time, as in the paper's Table 1."""
-    chosen = metrics_for(system, "crossing-time")
-    return chosen[0] if chosen else None

@@ -1,7 +1,10 @@
 """``slsim train``: read the training split, train a surrogate in ``runs/<name>/``, resume if asked.
 
 A run directory holds ``checkpoint.pt`` (full state), ``config.json`` (resolved training
-configuration and data provenance) and ``history.csv`` (loss and validation curve). Starting a
+configuration and data provenance), ``history.csv`` (loss and validation scores, rewritten at
+every log line while training runs) and ``learning_curve.png`` (redrawn at every validation).
+Validation uses the last trajectories of the training file (``pipelines.validation``); the test
+split is not read. Starting a
 run whose directory has an unfinished checkpoint with the same configuration resumes it; a
 finished run or different settings are refused unless ``overwrite`` is given.
 
@@ -27,23 +30,26 @@ import torch
 from slsim.simulators.config import config_to_dict
 from slsim.surrogate.checkpoint import load_checkpoint
 from slsim.surrogate.config import TrainConfig, resolve_train_config
-from slsim.surrogate.methods import get_method
 from slsim.surrogate.normalization import Normalizer
-from slsim.surrogate.sampling import rollout
-from slsim.surrogate.training import Distributed, LogCallback, Trainer, Validator, train
+from slsim.surrogate.training import (
+    Distributed,
+    LogCallback,
+    NonFiniteLoss,
+    Trainer,
+    measure_output_scale,
+    train,
+)
 from slsim.surrogate.transitions import (
     CHANNEL_AXIS,
     HDF5Frames,
     TensorFrames,
     TransitionSet,
-    initial_context,
     stack_frames,
-    unstack_frames,
 )
 
 from .ensemble import SIMULATOR, Ensemble, ensure_directory, open_ensemble
 from .errors import UserError
-from .qoi import validation_metric
+from .validation import make_validator, plot_learning_curve, split_training_file
 
 CHECKPOINT_NAME = "checkpoint.pt"
 DATA_MODES = ("auto", "memory", "stream")
@@ -132,32 +138,6 @@ def frame_store(
     return TensorFrames(frames)
 
 
-def make_validator(
-    test: Ensemble, config: TrainConfig, normalizer: Normalizer, device: torch.device
-) -> Validator | None:
-    """Roll out from held-out starts and score the system's crossing-time distance."""
-    metric = validation_metric(test.spec.name)
-    if metric is None or not config.validate_every:
-        return None
-    n = min(config.validate_trajectories, test.n_trajectories)
-    params = metric.resolve(test, n)
-    target = metric.values(test, n, **params)
-    start = torch.from_numpy(load_frames(test, n, 1))
-    context = initial_context(normalizer.encode(start, CHANNEL_AXIS).to(device), config.window, 1)
-    method = get_method(config.method)
-    dims, variables, steps = state_dims(test), test.spec.state_variables, len(test.time) - 1
-
-    def validate(model: torch.nn.Module) -> dict[str, float]:
-        generator = torch.Generator(device=device).manual_seed(0)
-        generated = rollout(model, method, config, context, steps, generator, batch_size=256)
-        frames = torch.cat([start, normalizer.decode(generated.float().cpu(), CHANNEL_AXIS)], dim=1)
-        arrays = unstack_frames(frames.numpy(), variables, dims)
-        distance, _ = metric.distance(metric.values(arrays, n, **params), target)
-        return {f"val_{metric.name}": distance}
-
-    return validate
-
-
 def distributed_context() -> Distributed | None:
     """Join the ``torchrun`` process group when launched by it (WORLD_SIZE > 1)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -173,7 +153,6 @@ def distributed_context() -> Distributed | None:
 class TrainRequest:
     system: str
     train_file: Path
-    test_file: Path
     run_dir: Path
     method: str
     preset: str
@@ -222,16 +201,14 @@ def run_training(
     distributed = distributed_context()
     main = distributed is None or distributed.is_main
     hint = f"generate it first with: slsim generate {request.system}"
-    with open_ensemble(request.train_file, hint=hint) as ensemble:
+    with open_ensemble(request.train_file, hint=hint, expected_system=request.system) as ensemble:
         if ensemble.source != SIMULATOR:
             raise UserError(
                 f"{request.train_file} is not a simulator ensemble (source {ensemble.source})"
             )
         config = resolve_config(ensemble, request.method, request.preset, request.overrides)
-        available = ensemble.n_trajectories
-        n = config.train_trajectories or available
-        if n > available:
-            raise UserError(f"train_trajectories = {n} but {request.train_file} holds {available}")
+        split = split_training_file(ensemble.n_trajectories, config)
+        n = len(split.train)
         state = _existing_state(request, config, main)
         if state is not None and state["finished"]:
             return request.run_dir / CHECKPOINT_NAME
@@ -242,14 +219,15 @@ def run_training(
             "system_config": config_to_dict(ensemble.config),
             "train_file": str(request.train_file.resolve()),
             "n_train_trajectories": n,
+            "validation_trajectories": [split.validation.start, split.validation.stop],
             "frame_shape": list(store.shape[2:]),
         }
-    validate = None
-    if config.validate_every and main and request.test_file.exists():
-        with open_ensemble(request.test_file) as test:
-            validate = make_validator(test, config, normalizer, request.device)
+        validate = None
+        if main:
+            validate = make_validator(ensemble, split, config, normalizer, request.device)
     data = TransitionSet(store, config.window)
-    trainer = Trainer.create(config, data.frame_shape, request.device)
+    scale = measure_output_scale(data, config) if config.standardise else None
+    trainer = Trainer.create(config, data.frame_shape, request.device, output_scale=scale)
     if state is not None:
         trainer.load_state(state)
     if on_start is not None and main:
@@ -259,16 +237,31 @@ def run_training(
         payload = {"train": config_to_dict(config), "data": meta}
         (request.run_dir / "config.json").write_text(json.dumps(payload, indent=1))
     checkpoint = request.run_dir / CHECKPOINT_NAME
-    final = train(trainer, data, normalizer, checkpoint, meta, on_log, None, validate, distributed)
+    history_file = request.run_dir / "history.csv"
+
+    def log(step: int, loss: float, lr: float, scores: dict[str, float]) -> None:
+        write_history(trainer.history, history_file)
+        if scores:
+            plot_learning_curve(trainer.history, request.run_dir / "learning_curve.png")
+        if on_log is not None:
+            on_log(step, loss, lr, scores)
+
+    try:
+        final = train(trainer, data, normalizer, checkpoint, meta, log, None, validate, distributed)
+    except NonFiniteLoss as err:
+        raise UserError(str(err)) from None
     if main:
-        write_history(final["history"], request.run_dir / "history.csv")
+        write_history(final["history"], history_file)
     return checkpoint
 
 
 def write_history(history: list[dict[str, float]], path: Path) -> None:
+    """The loss and validation log as CSV, replaced atomically (readable while training runs)."""
     fields = ["step", "loss", "lr", "seconds"]
     fields += sorted({key for entry in history for key in entry} - set(fields))
-    with path.open("w", newline="") as handle:
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with temporary.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(history)
+    os.replace(temporary, path)

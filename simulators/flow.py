@@ -38,6 +38,9 @@ class FlowConfig:
     injection_rate: float = param(1.0, "water injection (= production) rate", "area/time")
     t_end: float = param(0.7, "end time", "PVI")
     n_frames: int = param(51, "stored frames, including t = 0 (uniform in PVI)")
+    coarsen: int = param(
+        1, "store means over coarsen × coarsen blocks of cells (96 / 3 = 32² stored; 1: every cell)"
+    )
     log_k_mean: float = param(0.0, "mean μ of ln K")
     sigma_1: float = param(1.0, "field 1: standard deviation of ln K")
     length_1: float = param(0.2, "field 1: correlation length ℓ (Rasmussen–Williams)", "L")
@@ -91,6 +94,10 @@ class FlowConfig:
         require(self.injection_rate > 0, f"injection_rate must be > 0, got {self.injection_rate}")
         require(self.t_end > 0, f"t_end must be > 0, got {self.t_end}")
         require(self.n_frames >= 2, f"n_frames must be ≥ 2, got {self.n_frames}")
+        require(
+            self.coarsen >= 1 and self.n_cells % self.coarsen == 0,
+            f"coarsen must be a divisor of n_cells = {self.n_cells}, got {self.coarsen}",
+        )
         for k, c in enumerate(self.components, start=1):
             require(c.sigma >= 0, f"sigma_{k} must be ≥ 0, got {c.sigma}")
             require(c.length > 0, f"length_{k} must be > 0, got {c.length}")
@@ -144,14 +151,27 @@ def run_trajectory(config: FlowConfig, log_k: np.ndarray) -> Waterflood:
     )
 
 
+def block_mean(field: np.ndarray, block: int) -> np.ndarray:
+    """Means over ``block × block`` cells of the last two axes (cell averages on a coarser grid).
+
+    The mean saturation of a block is the water volume in it over its pore volume, so
+    water in place and any block-aligned region's saturation are the same as on the fine grid.
+    """
+    if block == 1:
+        return field
+    *lead, ny, nx = field.shape
+    return field.reshape(*lead, ny // block, block, nx // block, block).mean(axis=(-3, -1))
+
+
 def simulate(config: FlowConfig, seeds: np.ndarray) -> dict[str, np.ndarray]:
-    """Saturation and pressure (n, T, ny, nx) and ln K (n, ny, nx), float32.
+    """Saturation and pressure (n, T, ny, nx) and ln K (n, ny, nx), float32, stored on the
+    ``n_cells / coarsen`` grid (block means; the solver always runs on ``n_cells``²).
 
     Trajectories run on ``numba.get_num_threads()`` Python threads (the solvers release the
     GIL); each depends on its own seed only, so the output does not depend on the threads.
     """
     seeds = np.asarray(seeds, dtype=np.uint64)
-    n, frames = config.n_cells, config.n_frames
+    n, frames, block = config.n_cells // config.coarsen, config.n_frames, config.coarsen
     out = {
         "saturation": np.empty((seeds.size, frames, n, n), dtype=np.float32),
         "pressure": np.empty((seeds.size, frames, n, n), dtype=np.float32),
@@ -161,9 +181,9 @@ def simulate(config: FlowConfig, seeds: np.ndarray) -> dict[str, np.ndarray]:
     def run(i: int) -> None:
         log_k = log_permeability(config, int(seeds[i]))
         result = run_trajectory(config, log_k)
-        out["saturation"][i] = result.saturation
-        out["pressure"][i] = result.pressure
-        out["log_permeability"][i] = log_k
+        out["saturation"][i] = block_mean(result.saturation, block)
+        out["pressure"][i] = block_mean(result.pressure, block)
+        out["log_permeability"][i] = block_mean(log_k, block)
 
     workers = min(numba.get_num_threads(), seeds.size)
     if workers <= 1:
@@ -176,7 +196,8 @@ def simulate(config: FlowConfig, seeds: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def coordinates(config: FlowConfig) -> dict[str, Coordinate]:
-    centres = (np.arange(config.n_cells) + 0.5) / config.n_cells
+    stored = config.n_cells // config.coarsen
+    centres = (np.arange(stored) + 0.5) / stored
     return {
         "time": Coordinate(
             np.linspace(0.0, config.t_end, config.n_frames), "PVI", "pore volumes injected"

@@ -12,6 +12,8 @@ from typing import Any
 from slsim.simulators.config import ConfigError, build_config, param, require
 
 PRESET_NAMES = ("smoke", "fast", "paper")
+#: What the network output is added to (``predict``); see ``methods.base.prediction_base``.
+PREDICT_BASES = ("frame", "increment", "leapfrog")
 
 #: Preset overrides by kind of state: "vector" (Duffing) or "field" (wave, flow).
 #: Vector states use d = 8: on Duffing it interpolates the data (loss ~4e-6) and gave the best and
@@ -77,7 +79,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 #: Defaults for every field preset: the paper's networks predict the next frame directly.
-FIELD_DEFAULTS: dict[str, Any] = {"residual": False, "label_dim": 64}
+FIELD_DEFAULTS: dict[str, Any] = {"predict": "frame", "label_dim": 64}
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,14 @@ class TrainConfig:
     backbone: str = param("mlp", "network: mlp for vector states, unet for fields")
     window: int = param(1, "Markov window w: number of past frames the model sees")
     label_dim: int = param(64, "dimension d of the Stochastic Lifting label ξ")
-    residual: bool = param(True, "network predicts the increment x_{t+1} − x_t")
+    predict: str = param(
+        "increment",
+        "what the network adds to: frame (predicts x_{t+1} itself), increment (x_t + output), "
+        "leapfrog (2x_t − x_{t−1} + output: second differences, for waves)",
+    )
+    standardise: bool = param(
+        False, "scale the output by the std of x_{t+1} − base over the training data (sl, mse)"
+    )
     width: int = param(256, "hidden width (mlp)")
     depth: int = param(4, "hidden layers (mlp)")
     channels: tuple[int, ...] = param((32, 64, 128), "channels per resolution level (unet)")
@@ -146,6 +155,15 @@ class TrainConfig:
         require(self.validate_every >= 0, "validate_every must be ≥ 0")
         require(len(self.channels) >= 1 and min(self.channels) > 0, "channels must be positive")
         require(self.padding in ("zeros", "circular"), "padding must be zeros or circular")
+        require(
+            self.predict in PREDICT_BASES,
+            f"predict must be one of {', '.join(PREDICT_BASES)}, got {self.predict!r}",
+        )
+        require(self.predict != "leapfrog" or self.window >= 2, "predict=leapfrog needs window ≥ 2")
+        require(
+            not self.standardise or self.method in ("sl", "mse"),
+            f"standardise applies to sl and mse (the network predicts the step), not {self.method}",
+        )
         require(self.steps >= 0, f"steps must be ≥ 0, got {self.steps}")
         require(self.si_noise >= 0, f"si_noise must be ≥ 0, got {self.si_noise}")
         require(

@@ -9,8 +9,11 @@ one would have taken (bit for bit on CPU).
 from __future__ import annotations
 
 import contextlib
+import math
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ from .checkpoint import save_checkpoint
 from .config import TrainConfig
 from .labels import label_table
 from .methods import Method, get_method
+from .methods.base import prediction_base
 from .normalization import Normalizer
 from .transitions import TransitionSet
 
@@ -33,6 +37,44 @@ from .transitions import TransitionSet
 LogCallback = Callable[[int, float, float, dict[str, float]], None]
 #: validate(model) -> named scores (e.g. a QoI distance of rollouts to held-out data)
 Validator = Callable[[nn.Module], dict[str, float]]
+
+
+class NonFiniteLoss(RuntimeError):
+    """The training loss became NaN or infinite (bad data, or a learning rate that diverges)."""
+
+    def __init__(self, step: int, value: float):
+        super().__init__(
+            f"the training loss became {value} at step {step}; training stopped and the last "
+            "checkpoint was kept (check the data with `slsim info`, or lower lr)"
+        )
+        self.step = step
+
+
+@contextlib.contextmanager
+def deferred_interrupt() -> Iterator[Callable[[], bool]]:
+    """Hold Ctrl-C (SIGINT) until the caller polls at a step boundary.
+
+    Yields ``interrupted()``: True once SIGINT arrived. The training loop polls it after each
+    completed step, so a checkpoint written on Ctrl-C holds the state after a whole step (the
+    optimiser never half-applied, the batch generator not ahead of the step count) and resuming
+    continues bit for bit. A second Ctrl-C before the poll interrupts at once. Outside the main
+    thread, where signal handlers cannot be set, interrupts are not deferred.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    received: list[int] = []
+
+    def handler(signum, frame) -> None:
+        if received:
+            raise KeyboardInterrupt
+        received.append(signum)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(received)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @dataclass(frozen=True)
@@ -62,6 +104,20 @@ def build_model(config: TrainConfig, frame_shape: tuple[int, ...]) -> nn.Module:
     )
 
 
+def measure_output_scale(data: TransitionSet, config: TrainConfig) -> torch.Tensor:
+    """Per-channel root mean square of x_{t+1} − base (``config.predict``) over every transition
+    of the first 64 training trajectories: the ``standardise`` scale of the network's output."""
+    channels = data.frame_shape[0]
+    count = min(64, data.n_trajectories) * data.steps
+    total_sq = torch.zeros(channels, dtype=torch.float64)
+    for start in range(0, count, 4096):
+        context, target = data.batch(torch.arange(start, min(start + 4096, count)))
+        step = (target - prediction_base(context, channels, config.predict)).double().cpu()
+        total_sq += (step.transpose(0, 1).reshape(channels, -1) ** 2).sum(dim=1)
+    rms = (total_sq / (count * int(np.prod(data.frame_shape[1:])))).sqrt()
+    return torch.where(rms > 0, rms, torch.ones_like(rms)).float()
+
+
 def rank_generator(seed: int, step: int, rank: int) -> torch.Generator:
     """A CPU generator for one rank's training noise at one step (DDP only)."""
     state = np.random.SeedSequence([seed, step, rank]).generate_state(1, np.uint64)[0]
@@ -83,9 +139,19 @@ class Trainer:
 
     @classmethod
     def create(
-        cls, config: TrainConfig, frame_shape: tuple[int, ...], device: torch.device
+        cls,
+        config: TrainConfig,
+        frame_shape: tuple[int, ...],
+        device: torch.device,
+        output_scale: torch.Tensor | None = None,
     ) -> Trainer:
-        model = build_model(config, frame_shape).to(device)
+        """A fresh trainer; ``output_scale`` (per channel) is required with ``standardise``."""
+        model = build_model(config, frame_shape)
+        if config.standardise:
+            if output_scale is None:
+                raise ValueError("standardise needs the output scale measured on the data")
+            model.scale.copy_(output_scale)
+        model = model.to(device)
         optimizer = torch.optim.AdamW(
             model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
@@ -137,8 +203,9 @@ def train(
     (ardm, si, biflow) draw it, under DDP, from a per-rank stream seeded by (seed, step, rank):
     independent across ranks, reproducible and resumable. Only rank 0 validates, logs and
     checkpoints.
-    On Ctrl-C the current state is saved before the interrupt propagates, so the next call
-    resumes from the last completed step.
+    On Ctrl-C the step in progress completes, its state is saved and KeyboardInterrupt is
+    raised, so the next call resumes exactly (:func:`deferred_interrupt`). A non-finite loss
+    stops training with :class:`NonFiniteLoss` before the optimiser applies it.
     """
     config = trainer.config
     device = next(trainer.model.parameters()).device
@@ -169,7 +236,7 @@ def train(
         if main:
             save_checkpoint(checkpoint, trainer.state(normalizer, meta))
 
-    try:
+    with deferred_interrupt() as interrupted:
         while trainer.step < end:
             index = torch.randint(0, len(data), (config.batch_size,), generator=trainer.generator)
             index = index[rank * share : (rank + 1) * share]
@@ -184,6 +251,8 @@ def train(
             )
             with autocast:
                 loss = trainer.method.loss(model, context, target, batch_labels, noise, config)
+            if not math.isfinite(loss.item()):
+                raise NonFiniteLoss(trainer.step + 1, loss.item())
             trainer.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             trainer.optimizer.step()
@@ -217,9 +286,9 @@ def train(
                 running, count = 0.0, 0
             if trainer.step % config.checkpoint_every == 0 and trainer.step < end:
                 save()
-    except KeyboardInterrupt:
-        save()
-        raise
+            if interrupted():
+                save()
+                raise KeyboardInterrupt
     state = trainer.state(normalizer, meta)
     save()
     return state

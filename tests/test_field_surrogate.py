@@ -190,10 +190,17 @@ def test_wave_pipeline_end_to_end_with_validation(tmp_path):
         assert handle["u"].shape == (6, 9, 16, 16)
         assert "wave_speed" not in handle  # the surrogate never sees the medium
     history = (root / "wave" / "runs" / "sl" / "history.csv").read_text().splitlines()
-    assert "val_WCT" in history[0]
+    assert "val_WCT" in history[0] and "val_WIM/floor" in history[0]
     assert sum(1 for line in history[1:] if line.split(",")[-1]) >= 3  # steps 10, 20, 30
-    config = json.loads((root / "wave" / "runs" / "sl" / "config.json").read_text())["train"]
-    assert config["padding"] == "circular" and config["residual"] is False and config["window"] == 3
+    assert (root / "wave" / "runs" / "sl" / "learning_curve.png").stat().st_size > 0
+    saved = json.loads((root / "wave" / "runs" / "sl" / "config.json").read_text())
+    config = saved["train"]
+    assert (
+        config["padding"] == "circular" and config["predict"] == "frame" and config["window"] == 3
+    )
+    # validation: the last 4 of the 12 training trajectories, never trained on
+    assert saved["data"]["validation_trajectories"] == [8, 12]
+    assert saved["data"]["n_train_trajectories"] == 8
     rows = json.loads((root / "wave" / "reports" / "compare" / "comparison.json").read_text())[
         "rows"
     ]

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from slsim.pipelines.qoi import Metric, first_crossing_time, metrics_for
+from slsim.simulators.flow import block_mean
 
 
 def test_first_crossing_time_is_normalised_and_misses_map_to_one():
@@ -63,12 +64,31 @@ def test_flow_breakthrough_watches_the_production_corner_mean():
     s[1, 1:, :3, :3] = 1.0  # water far from the producer never breaks through
     s[2, 3:, -3:, -3:] = 0.05  # the whole corner at 0.05: below the threshold
     (wct,) = metrics_for("flow", "crossing-time")
-    np.testing.assert_allclose(wct.values({"saturation": s}, 3), [0.5, 1.0, 1.0])
-    np.testing.assert_allclose(wct.values({"saturation": s}, 3, threshold=0.04), [0.5, 1.0, 0.75])
+    corner = {"corner_cells": 3}
+    np.testing.assert_allclose(wct.values({"saturation": s}, 3, **corner), [0.5, 1.0, 1.0])
+    np.testing.assert_allclose(
+        wct.values({"saturation": s}, 3, threshold=0.04, **corner), [0.5, 1.0, 0.75]
+    )
     np.testing.assert_allclose(wct.values({"saturation": s}, 3, corner_cells=1), [0.5, 1.0, 1.0])
     np.testing.assert_allclose(
         wct.values({"saturation": s}, 3, corner_cells=2, threshold=0.3), [1.0, 1.0, 1.0]
     )
+
+
+def test_flow_corner_covers_the_same_region_on_fine_and_block_averaged_grids():
+    """ "auto": 3 cells of 96², 1 cell of 32²; the 3×3 block mean of the fine grid is the coarse
+    cell, so breakthrough times agree exactly between a 96² run and its coarsen = 3 storage."""
+    rng = np.random.default_rng(0)
+    fine = np.cumsum(rng.uniform(0, 0.05, size=(4, 12, 96, 96)), axis=1)
+    coarse = block_mean(fine, 3)
+    (wct,) = metrics_for("flow", "crossing-time")
+    assert wct.resolve({"saturation": fine}, 4)["corner_cells"] == 3
+    assert wct.resolve({"saturation": coarse}, 4)["corner_cells"] == 1
+    np.testing.assert_array_equal(
+        wct.values({"saturation": fine}, 4), wct.values({"saturation": coarse}, 4)
+    )
+    with pytest.raises(ValueError, match="corner_cells must be a positive integer"):
+        wct.resolve({"saturation": coarse}, 4, corner_cells=1.5)
 
 
 def test_flow_integrated_mass_is_the_mean_saturation():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -15,9 +17,16 @@ from slsim.surrogate.config import TrainConfig, resolve_train_config
 from slsim.surrogate.device import select_device
 from slsim.surrogate.labels import label_table
 from slsim.surrogate.methods import get_method
+from slsim.surrogate.methods.base import prediction_base
 from slsim.surrogate.normalization import Normalizer
 from slsim.surrogate.sampling import rollout
-from slsim.surrogate.training import Trainer, train
+from slsim.surrogate.training import (
+    NonFiniteLoss,
+    Trainer,
+    build_model,
+    measure_output_scale,
+    train,
+)
 from slsim.surrogate.transitions import TensorFrames, TransitionSet, initial_context
 
 CPU = torch.device("cpu")
@@ -86,6 +95,73 @@ def test_interrupted_and_resumed_training_equals_uninterrupted(tmp_path):
         assert torch.equal(value, resumed.model.state_dict()[key]), key
     assert [h["step"] for h in straight.history] == [h["step"] for h in resumed.history]
     assert straight.history[-1]["loss"] == resumed.history[-1]["loss"]
+
+
+def test_ctrl_c_resume_equals_uninterrupted_training(tmp_path):
+    """SIGINT mid-run: the step in progress completes, is saved, and resuming is bit-exact."""
+    data = TransitionSet(TensorFrames(_random_walk(16, 5)), 1)
+    config = _config(iterations=40, log_every=1)
+    straight, _ = _fit(config, data, tmp_path / "a")
+
+    def interrupt_at_step_13(step, loss, lr, scores):
+        if step == 13:
+            os.kill(os.getpid(), signal.SIGINT)  # arrives mid-run, like a user's Ctrl-C
+
+    with pytest.raises(KeyboardInterrupt):
+        _fit(config, data, tmp_path / "b", on_log=interrupt_at_step_13)
+    state = load_checkpoint(tmp_path / "b" / "checkpoint.pt")
+    assert state["step"] == 13
+    resumed = Trainer.create(config, data.frame_shape, CPU)
+    resumed.load_state(state)
+    normalizer = Normalizer(np.zeros(1, np.float32), np.ones(1, np.float32))
+    train(resumed, data, normalizer, tmp_path / "b" / "checkpoint.pt", {})
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_a_non_finite_loss_stops_training_at_that_step(tmp_path):
+    frames = _random_walk(16, 5)
+    frames[3, 2] = float("nan")
+    data = TransitionSet(TensorFrames(frames), 1)
+    with pytest.raises(NonFiniteLoss, match="became nan at step"):
+        _fit(_config(iterations=200, batch_size=64), data, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("predict", "expected"),
+    [("frame", 0.0), ("increment", 3.0), ("leapfrog", 2 * 3.0 - 2.0)],
+)
+def test_prediction_bases(predict, expected):
+    context = torch.tensor([[1.0, 2.0, 3.0]])  # window of 3 one-channel frames, oldest first
+    base = prediction_base(context, 1, predict)
+    assert float(torch.as_tensor(base).sum()) == expected
+
+
+def test_standardised_output_scale_is_the_rms_step_and_survives_checkpoints(tmp_path):
+    """x_t = 10 t + small noise: increments have RMS ≈ 10; second differences vanish except at
+    t = 0, whose window repeats x_0 (zero velocity), so their RMS over 7 steps is ≈ 10/√7."""
+    t = torch.arange(8, dtype=torch.float32)
+    noise = 0.01 * torch.randn(32, 8, generator=torch.Generator().manual_seed(0))
+    data = TransitionSet(TensorFrames((10 * t + noise)[:, :, None]), 2)
+    increment = _config(window=2, predict="increment", standardise=True)
+    leapfrog = _config(window=2, predict="leapfrog", standardise=True)
+    assert measure_output_scale(data, increment).item() == pytest.approx(10.0, rel=0.02)
+    assert measure_output_scale(data, leapfrog).item() == pytest.approx(10 / 7**0.5, rel=0.02)
+    scale = measure_output_scale(data, increment)
+    trainer = Trainer.create(
+        _config(window=2, predict="increment", standardise=True, iterations=5),
+        data.frame_shape,
+        CPU,
+        output_scale=scale,
+    )
+    normalizer = Normalizer(np.zeros(1, np.float32), np.ones(1, np.float32))
+    train(trainer, data, normalizer, tmp_path / "c.pt", {})
+    restored = build_model(trainer.config, data.frame_shape)
+    restored.load_state_dict(load_checkpoint(tmp_path / "c.pt")["model"])
+    assert torch.equal(restored.scale, scale)
+    with pytest.raises(ConfigError, match="standardise applies to sl and mse"):
+        _config(method="ardm", standardise=True).validate()
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,21 @@ class WithCoordinates(nn.Module):
         return self.net(torch.cat([x, grid], dim=1), cond)
 
 
+class ScaledOutput(nn.Module):
+    """Multiplies the network's output by per-channel scales (a buffer, so checkpoints keep it):
+    with ``standardise`` the scales are the std of x_{t+1} − base over the training data, so the
+    network works with outputs of unit size however small the steps are."""
+
+    def __init__(self, net: nn.Module, channels: int):
+        super().__init__()
+        self.net = net
+        self.register_buffer("scale", torch.ones(channels))
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        out = self.net(x, cond)
+        return out * self.scale.reshape(1, -1, *([1] * (out.dim() - 2))).to(out.dtype)
+
+
 def _unet(
     in_channels: int, out_channels: int, cond_dim: int, frame_shape: tuple[int, ...], config
 ) -> nn.Module:
@@ -76,4 +91,5 @@ def build_backbone(
         factory = BACKBONES[name]
     except KeyError:
         raise ConfigError(f"unknown backbone '{name}' (known: {', '.join(BACKBONES)})") from None
-    return factory(in_channels, out_channels, cond_dim, frame_shape, config)
+    net = factory(in_channels, out_channels, cond_dim, frame_shape, config)
+    return ScaledOutput(net, out_channels) if config.standardise else net

@@ -2,7 +2,7 @@
 
 The network sees the context window and the noisy next frame ``z_s = α_s y + σ_s ε`` on
 channels, and the diffusion time s ∈ [0, 1] in the conditioning slot (Fourier features). The
-diffused frame y is x_{t+1}, or the increment x_{t+1} − x_t with ``config.residual``.
+diffused frame y is x_{t+1} less the ``config.predict`` base (e.g. the increment x_{t+1} − x_t).
 
 Schedule: cosine (Nichol & Dhariwal 2021) in continuous time, ``α_s² = cos²(φ_s) / cos²(φ_0)``
 with ``φ_s = π/2 · (s + 0.008) / 1.008`` and ``σ_s² = 1 − α_s²`` (variance preserving), so
@@ -33,6 +33,7 @@ from .base import (
     Method,
     broadcast,
     fourier_embedding,
+    prediction_base,
     steps_or_default,
     training_noise,
     training_times,
@@ -66,8 +67,8 @@ def _denoise(
 
 
 def _base(context: torch.Tensor, channels: int, config) -> torch.Tensor | float:
-    """What y is relative to: the last context frame (residual), or nothing."""
-    return context[:, -channels:] if config.residual else 0.0
+    """What y is relative to (``config.predict``)."""
+    return prediction_base(context, channels, config.predict)
 
 
 def loss(

@@ -37,16 +37,28 @@ class Method:
     output_frames: int = 1
 
 
-def with_residual(
-    model: nn.Module,
-    context: torch.Tensor,
-    output: torch.Tensor,
-    frame_channels: int,
-    residual: bool,
+def prediction_base(
+    context: torch.Tensor, frame_channels: int, predict: str
+) -> torch.Tensor | float:
+    """What the network's output is added to (``config.predict``).
+
+    ``frame``: nothing; ``increment``: the last frame x_t; ``leapfrog``: the extrapolation
+    2x_t − x_{t−1}, so the network predicts the second difference — for the wave equation the
+    small term dt²c²Δu the medium decides, instead of a whole frame.
+    """
+    if predict == "frame":
+        return 0.0
+    last = context[:, -frame_channels:]
+    if predict == "increment":
+        return last
+    return 2 * last - context[:, -2 * frame_channels : -frame_channels]
+
+
+def with_base(
+    context: torch.Tensor, output: torch.Tensor, frame_channels: int, predict: str
 ) -> torch.Tensor:
-    """``output`` as the next frame, or as an increment to the last context frame."""
-    del model
-    return context[:, -frame_channels:] + output if residual else output
+    """The next frame: ``output`` added to the :func:`prediction_base` of ``predict``."""
+    return prediction_base(context, frame_channels, predict) + output
 
 
 def steps_or_default(default: int) -> Callable[[object], int]:

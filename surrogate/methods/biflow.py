@@ -20,7 +20,7 @@ Sampling (eq. 8–9, joint pattern): start from the last frame plus ε n and int
 uses Euler at step 0.05, K = 20, our default): K = ``config.steps`` network calls per frame.
 ε = ``config.biflow_noise`` trades consistency for correction of accumulated errors; the paper
 tunes it per dataset in {0.1, 0.2, 0.3}, and ε = 0 is its plain streaming flow. The state is a
-transport between frames, so ``config.residual`` plays no role.
+transport between frames, so ``config.predict`` plays no role.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ Chen et al.'s s² keeps the data part of the drift constant in s, so few Euler s
 bias to it (with s², left-point Euler integrates β' = 2s to 1 − 1/K and shrinks samples
 towards 0 by x_{t+1}/K, clearly visible at K = 10 in the two-mode test). σ = ``config.si_noise``
 is fixed at training; σ = 0 leaves a deterministic flow, which cannot spread a point mass. The
-interpolant transports whole frames, so ``config.residual`` plays no role.
+interpolant transports whole frames, so ``config.predict`` plays no role.
 """
 
 from __future__ import annotations

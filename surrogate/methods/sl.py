@@ -5,12 +5,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import Method, with_residual
+from .base import Method, with_base
 
 
 def _predict(model: nn.Module, context: torch.Tensor, label: torch.Tensor, config) -> torch.Tensor:
     channels = context.shape[1] // config.window
-    return with_residual(model, context, model(context, label), channels, config.residual)
+    return with_base(context, model(context, label), channels, config.predict)
 
 
 def loss(
