@@ -270,9 +270,7 @@ def generate(
     for job in jobs:
         if job.output.exists() and not overwrite:
             raise UserError(f"{job.output} already exists; pass --overwrite to replace it")
-    if not quiet:
-        sizes = ", ".join(f"{job.split} {job.n} trajectories → {job.output}" for job in jobs)
-        err_console.print(f"generating {system}: {sizes}", highlight=False, soft_wrap=True)
+    sizes = ", ".join(f"{job.split} {job.n} trajectories → {job.output}" for job in jobs)
     client = None
     worker_threads = None
     if scheduler is not None:
@@ -293,6 +291,10 @@ def generate(
                 tasks: list[int] = []
 
                 def advance(k: int, job=job, tasks=tasks) -> None:
+                    if not tasks and job is jobs[0] and not quiet:  # the first job has started
+                        err_console.print(
+                            f"generating {system}: {sizes}", highlight=False, soft_wrap=True
+                        )
                     if not tasks:
                         tasks.append(progress.add_task(f"{system} {job.split}", total=job.n))
                     progress.advance(tasks[0], k)

@@ -8,8 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from slsim.pipelines.threads import choose_threads
 from slsim.simulators import build_config
 from slsim.simulators.duffing import DuffingConfig
+
+# The suite's networks are tiny: one torch thread (unless $OMP_NUM_THREADS says otherwise)
+# keeps it fast on a machine shared with other jobs, where several threads wait on each other.
+torch.set_num_threads(choose_threads(None, small_model=True))
 
 
 @pytest.fixture
