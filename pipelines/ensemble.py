@@ -246,6 +246,7 @@ def _lay_out(handle: h5py.File, spec: SystemSpec, header: EnsembleHeader) -> Non
             chunks=chunk_shape(shape, var.dims),
             compression="lzf",
             shuffle=True,
+            fletcher32=True,  # a checksum per chunk: reading a damaged chunk fails loudly
         )
         dset.attrs.update(
             {

@@ -245,6 +245,7 @@ def _copy_rows(source: h5py.Dataset, target: h5py.Dataset, start: int) -> None:
         and source.chunks[0] == 1
         and source.compression == target.compression
         and source.shuffle == target.shuffle
+        and source.fletcher32 == target.fletcher32
     )
     if not same_layout:
         target[start : start + source.shape[0]] = source[...]

@@ -114,6 +114,20 @@ def test_info_finds_nan_without_deep(tmp_path, tiny_data):
     assert "values finite (all)" in good.output
 
 
+def test_info_finds_a_damaged_chunk_by_its_checksum(tmp_path, tiny_duffing):
+    job = GenerationJob(get_system("duffing"), tiny_duffing, "train", 3000, 0,
+                        tmp_path / "train.h5", 3000)  # fmt: skip
+    generate(job)
+    with h5py.File(job.output) as handle:
+        chunk = handle["state"].id.get_chunk_info(1)  # trajectories 1560…
+    with open(job.output, "r+b") as raw:
+        raw.seek(chunk.byte_offset + chunk.size // 2)
+        raw.write(b"\0" * 1000)  # zeros decompress to finite numbers: only the checksum tells
+    result = invoke("info", str(job.output))
+    assert result.exit_code == 1
+    assert "INVALID: dataset 'state' cannot be read near trajectory 1560" in result.output
+
+
 def test_finiteness_scan_reads_evenly_spread_rows_within_its_budget(tmp_path, tiny_data):
     with h5py.File(tmp_path / "x.h5", "w") as handle:
         dataset = handle.create_dataset("u", data=np.zeros((10, 4), np.float32), chunks=(1, 4))
