@@ -87,6 +87,8 @@ class Comparison:
     novelty: dict[str, Novelty] = field(default_factory=dict)  # candidate -> check
     #: first trajectory's state field at a few frames, per ensemble label (field systems only)
     frames: dict[str, np.ndarray] = field(default_factory=dict)
+    #: every frame of the first ``MOVIE_TRAJECTORIES`` trajectories, per label (for the GIF)
+    movies: dict[str, np.ndarray] = field(default_factory=dict)
     frame_index: list[int] = field(default_factory=list)
 
 
@@ -290,6 +292,10 @@ def _plain(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v.item() if isinstance(v, np.generic) else v for k, v in params.items()}
 
 
+#: Trajectories per ensemble in the side-by-side animation.
+MOVIE_TRAJECTORIES = 3
+
+
 def _keep_frames(comparison: Comparison, label: str, ensemble: Ensemble, count: int) -> None:
     """Store trajectory 0's first state field at ``count`` frames, for side-by-side plots."""
     name = ensemble.spec.state_variables[0]
@@ -300,6 +306,7 @@ def _keep_frames(comparison: Comparison, label: str, ensemble: Ensemble, count: 
         spread = np.linspace(0, dataset.shape[1] - 1, count).astype(int)
         comparison.frame_index = np.unique(spread).tolist()  # short runs: each frame once
     comparison.frames[label] = dataset[0, comparison.frame_index]
+    comparison.movies[label] = dataset[:MOVIE_TRAJECTORIES]
 
 
 COLUMNS = (

@@ -107,6 +107,44 @@ def plot_frames(comparison: Comparison, out: Path) -> Path:
     return _save(fig, out, tight=False, dpi=100)
 
 
+def animate_rollouts(comparison: Comparison, out: Path, fps: int = 8) -> Path:
+    """A GIF of whole rollouts, one row per ensemble (simulator first), one column per
+    trajectory, all on one colour scale: the simulator's and the surrogates' trajectories are
+    independent draws, so what to compare is how they look and move, not pixel by pixel."""
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    labels = ["simulator", *(k for k in comparison.movies if k != "simulator")]
+    movies = [np.asarray(comparison.movies[k]) for k in labels]
+    steps = min(m.shape[1] for m in movies)
+    cols = min(m.shape[0] for m in movies)
+    stacked = np.concatenate([m[:cols, :steps].ravel() for m in movies])
+    lo, hi = float(np.percentile(stacked, 0.5)), float(np.percentile(stacked, 99.5))
+    fig, axes = plt.subplots(
+        len(labels), cols, figsize=(1.9 * cols, 1.9 * len(labels)), squeeze=False
+    )
+    images = []
+    for r, (label, movie) in enumerate(zip(labels, movies, strict=True)):
+        for c in range(cols):
+            ax = axes[r, c]
+            images.append(ax.imshow(movie[c, 0], vmin=lo, vmax=hi, cmap="viridis"))
+            ax.set(xticks=[], yticks=[])
+        axes[r, 0].set_ylabel(label)
+    title = fig.suptitle("")
+
+    def draw(t: int):
+        for i, image in enumerate(images):
+            image.set_data(movies[i // cols][i % cols, t])
+        title.set_text(f"{comparison.system}: t = {comparison.time[t]:.2f}")
+        return [*images, title]
+
+    animation = FuncAnimation(fig, draw, frames=steps, blit=False)
+    temporary = out.with_name(f".{out.name}.tmp.gif")
+    animation.save(temporary, writer=PillowWriter(fps=fps), dpi=72)
+    plt.close(fig)
+    temporary.replace(out)
+    return out
+
+
 def plot_novelty(comparison: Comparison, out: Path) -> Path:
     """Distances to the nearest training trajectory: generated against held-out simulated."""
     checks = comparison.novelty
@@ -143,6 +181,7 @@ def plot_comparison(comparison: Comparison, out_dir: Path) -> list[Path]:
             written.append(plot_marginals(comparison, metric, out_dir / f"{slug}_marginals.png"))
     if len(comparison.frames) > 1:
         written.append(plot_frames(comparison, out_dir / "frames.png"))
+        written.append(animate_rollouts(comparison, out_dir / "rollouts.gif"))
     if comparison.novelty:
         written.append(plot_novelty(comparison, out_dir / "nearest_neighbour.png"))
     return written

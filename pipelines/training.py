@@ -30,6 +30,7 @@ import torch
 from slsim.simulators.config import config_to_dict
 from slsim.surrogate.checkpoint import load_checkpoint
 from slsim.surrogate.config import TrainConfig, resolve_train_config
+from slsim.surrogate.methods import get_method
 from slsim.surrogate.normalization import Normalizer
 from slsim.surrogate.training import (
     Distributed,
@@ -85,6 +86,7 @@ def resolve_config(
         preset,
         overrides,
         dict(spec.training_defaults),
+        dict(spec.preset_defaults.get(preset, {})),
     )
 
 
@@ -226,7 +228,8 @@ def run_training(
         if main:
             validate = make_validator(ensemble, split, config, normalizer, request.device)
     data = TransitionSet(store, config.window)
-    scale = measure_output_scale(data, config) if config.standardise else None
+    standardised = get_method(config.method).standardised(config)
+    scale = measure_output_scale(data, config) if standardised else None
     trainer = Trainer.create(config, data.frame_shape, request.device, output_scale=scale)
     if state is not None:
         trainer.load_state(state)

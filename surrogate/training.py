@@ -24,7 +24,7 @@ from torch import nn
 
 from slsim.simulators.config import config_to_dict
 
-from .backbones import build_backbone
+from .backbones import ScaledOutput, build_backbone
 from .checkpoint import save_checkpoint
 from .config import TrainConfig
 from .labels import label_table
@@ -94,7 +94,7 @@ def build_model(config: TrainConfig, frame_shape: tuple[int, ...]) -> nn.Module:
     method = get_method(config.method)
     channels = frame_shape[0]
     torch.manual_seed(config.seed)
-    return build_backbone(
+    net = build_backbone(
         config.backbone,
         (config.window + method.extra_input_frames) * channels,
         method.output_frames * channels,
@@ -102,6 +102,7 @@ def build_model(config: TrainConfig, frame_shape: tuple[int, ...]) -> nn.Module:
         frame_shape,
         config,
     )
+    return ScaledOutput(net, channels) if method.standardised(config) else net
 
 
 def measure_output_scale(data: TransitionSet, config: TrainConfig) -> torch.Tensor:
@@ -147,7 +148,7 @@ class Trainer:
     ) -> Trainer:
         """A fresh trainer; ``output_scale`` (per channel) is required with ``standardise``."""
         model = build_model(config, frame_shape)
-        if config.standardise:
+        if get_method(config.method).standardised(config):
             if output_scale is None:
                 raise ValueError("standardise needs the output scale measured on the data")
             model.scale.copy_(output_scale)

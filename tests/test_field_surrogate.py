@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
+from PIL import Image
 from typer.testing import CliRunner
 
 from slsim.pipelines.cli import app
@@ -213,6 +214,8 @@ def test_wave_pipeline_end_to_end_with_validation(tmp_path):
         assert scale == pytest.approx(float(np.abs(handle["u"][...]).max()))  # "max" resolved
     for figure in ("wct_hist.png", "wim_vs_time.png", "frames.png", "nearest_neighbour.png"):
         assert (report / figure).stat().st_size > 1000
+    with Image.open(report / "rollouts.gif") as gif:  # simulator, sl and mse rows, every frame
+        assert gif.n_frames == 9 and gif.format == "GIF"
 
 
 def test_flow_pipeline_end_to_end(tmp_path):

@@ -91,5 +91,4 @@ def build_backbone(
         factory = BACKBONES[name]
     except KeyError:
         raise ConfigError(f"unknown backbone '{name}' (known: {', '.join(BACKBONES)})") from None
-    net = factory(in_channels, out_channels, cond_dim, frame_shape, config)
-    return ScaledOutput(net, out_channels) if config.standardise else net
+    return factory(in_channels, out_channels, cond_dim, frame_shape, config)

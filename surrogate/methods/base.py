@@ -35,6 +35,12 @@ class Method:
     calls_per_step: Callable[[object], int]
     #: Output fields of C channels each (e.g. bi-flow's next-frame flow and denoising field).
     output_frames: int = 1
+    #: The network's output is the step x_{t+1} − base itself, so ``standardise`` scales it.
+    predicts_step: bool = False
+
+    def standardised(self, config) -> bool:
+        """Whether ``config.standardise`` applies to this method's network."""
+        return bool(config.standardise) and self.predicts_step
 
 
 def prediction_base(

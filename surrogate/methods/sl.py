@@ -43,4 +43,5 @@ METHOD = Method(
     loss=loss,
     step=step,
     calls_per_step=lambda config: 1,
+    predicts_step=True,
 )
