@@ -45,6 +45,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     # plain help: rich markup would eat every "[default: …]" and keep the docstrings' line breaks
     rich_markup_mode=None,
+    context_settings={"max_content_width": 120},  # up to 120 columns on wide terminals
 )
 
 SYSTEM_HELP = f"stochastic system: {', '.join(SYSTEMS)}"
@@ -549,6 +550,8 @@ def compare(
     for column in ("metric", "candidate", "distance [95 % CI]", "noise floor [95 % CI]"):
         table.add_column(column, justify="left" if column in ("metric", "candidate") else "right")
     table.add_column("× floor", justify="right")
+    table.add_column("floor range (groups)", justify="right")
+    table.add_column("distance − floor [paired 95 % CI]", justify="right")
     table.add_column("n", justify="right")
     for row in comparison.rows:
         table.add_row(
@@ -557,6 +560,8 @@ def compare(
             f"{row.value:.3g} {_interval_text(row.ci_low, row.ci_high)}",
             f"{row.noise_floor:.3g} {_interval_text(row.floor_low, row.floor_high)}",
             f"{row.ratio:.2f}",
+            f"{min(row.floor_groups):.3g}–{max(row.floor_groups):.3g} ({len(row.floor_groups)})",
+            f"{row.excess:+.3g} {_interval_text(row.excess_low, row.excess_high)}",
             str(row.n_candidate),
         )
     console.print(table)

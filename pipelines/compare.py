@@ -19,7 +19,7 @@ import numpy as np
 
 from slsim.simulators.config import config_to_dict
 
-from .bootstrap import bootstrap_interval
+from .bootstrap import bootstrap_interval, paired_excess_interval
 from .ensemble import Ensemble, atomic_output, open_ensemble, require_finite
 from .errors import UserError
 from .novelty import flatten_state, nearest_distances
@@ -43,6 +43,13 @@ class Row:
     ci_high: float = float("nan")
     floor_low: float = float("nan")
     floor_high: float = float("nan")
+    #: the floor of each disjoint group of simulator trajectories (its spread; the first is
+    #: ``noise_floor``)
+    floor_groups: list[float] = field(default_factory=list)
+    #: distance − floor with its paired-bootstrap 95 % interval
+    excess: float = float("nan")
+    excess_low: float = float("nan")
+    excess_high: float = float("nan")
     params: dict[str, Any] = field(default_factory=dict)
     per_time: list[float] | None = field(default=None, repr=False)
     noise_per_time: list[float] | None = field(default=None, repr=False)
@@ -101,6 +108,8 @@ class Options:
     bootstrap: int = 100
     neighbours: int = 32
     frames: int = 5
+    #: disjoint groups of simulator trajectories whose floors show the floor's own spread
+    floor_groups: int = 4
 
 
 def check_compatible(target: Ensemble, other: Ensemble) -> None:
@@ -206,7 +215,7 @@ def compare(
             [],
             values,
         )
-        floors: dict[tuple[str, int], tuple[float, np.ndarray | None, tuple[float, float]]] = {}
+        floors: dict[tuple[str, int], Floor] = {}
         queries: dict[str, np.ndarray] = {}
         variables = target.spec.state_variables
         for path in candidate_paths:
@@ -225,20 +234,21 @@ def compare(
                 for metric in metrics:
                     own = params[metric.name]
                     if (metric.name, n) not in floors:
-                        simulated = metric.values(reference, n, **own)
-                        floor, floor_t = metric.distance(simulated, target_values[metric.name])
-                        floors[(metric.name, n)] = (
-                            floor,
-                            floor_t,
-                            _interval(
-                                metric, simulated, target_values[metric.name], floor, options
-                            ),
+                        floors[(metric.name, n)] = _floor(
+                            metric, reference, n, own, target_values[metric.name], options
                         )
-                    floor, floor_t, floor_ci = floors[(metric.name, n)]
+                    floor = floors[(metric.name, n)]
                     cand = metric.values(candidate, n, **own)
                     values[metric.name][label] = cand
                     value, per_t = metric.distance(cand, target_values[metric.name])
                     ci = _interval(metric, cand, target_values[metric.name], value, options)
+                    excess = paired_excess_interval(
+                        lambda x, y, metric=metric: metric.distance(x, y)[0],
+                        cand,
+                        floor.simulated,
+                        target_values[metric.name],
+                        options.bootstrap,
+                    )
                     comparison.rows.append(
                         Row(
                             system=target.spec.name,
@@ -247,16 +257,22 @@ def compare(
                             metric=metric.name,
                             qoi=metric.qoi,
                             value=value,
-                            noise_floor=floor,
+                            noise_floor=floor.value,
                             n_candidate=n,
                             n_target=n_target,
                             ci_low=ci[0],
                             ci_high=ci[1],
-                            floor_low=floor_ci[0],
-                            floor_high=floor_ci[1],
+                            floor_low=floor.interval[0],
+                            floor_high=floor.interval[1],
+                            floor_groups=floor.groups,
+                            excess=excess[0],
+                            excess_low=excess[1],
+                            excess_high=excess[2],
                             params=_plain(own),
                             per_time=None if per_t is None else per_t.tolist(),
-                            noise_per_time=None if floor_t is None else floor_t.tolist(),
+                            noise_per_time=None
+                            if floor.per_time is None
+                            else floor.per_time.tolist(),
                         )
                     )
                 m = min(options.neighbours, n)
@@ -276,6 +292,40 @@ def compare(
         if "component" in target.handle:
             comparison.components = [str(c) for c in target["component"].asstr()]
     return comparison
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The noise floor of one metric at one ensemble size: the first group's distance to the
+    target, its bootstrap interval, per-time values, and the floors of further disjoint groups."""
+
+    value: float
+    interval: tuple[float, float]
+    per_time: np.ndarray | None
+    simulated: np.ndarray
+    groups: list[float]
+
+
+def _floor(
+    metric: Metric,
+    reference: Ensemble,
+    n: int,
+    params: dict[str, Any],
+    target_values: np.ndarray,
+    options: Options,
+) -> Floor:
+    """Floors of up to ``options.floor_groups`` disjoint groups of n reference trajectories."""
+    count = max(1, min(options.floor_groups, reference.n_trajectories // n))
+    everything = metric.values(reference, count * n, **params)
+    groups = [everything[g * n : (g + 1) * n] for g in range(count)]
+    value, per_time = metric.distance(groups[0], target_values)
+    return Floor(
+        value,
+        _interval(metric, groups[0], target_values, value, options),
+        per_time,
+        groups[0],
+        [value, *(metric.distance(g, target_values)[0] for g in groups[1:])],
+    )
 
 
 def _interval(
@@ -311,7 +361,8 @@ def _keep_frames(comparison: Comparison, label: str, ensemble: Ensemble, count: 
 
 COLUMNS = (
     "system", "candidate", "source", "metric", "qoi", "value", "ci_low", "ci_high",
-    "noise_floor", "floor_low", "floor_high", "ratio", "n_candidate", "n_target", "params",
+    "noise_floor", "floor_low", "floor_high", "floor_min", "floor_max", "floor_groups", "ratio",
+    "excess", "excess_low", "excess_high", "n_candidate", "n_target", "params",
 )  # fmt: skip
 
 
@@ -324,7 +375,14 @@ def write_tables(comparison: Comparison, out_dir: Path) -> tuple[Path, Path]:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
         for row in comparison.rows:
-            fields = {**asdict(row), "ratio": row.ratio, "params": json.dumps(row.params)}
+            fields = {
+                **asdict(row),
+                "ratio": row.ratio,
+                "params": json.dumps(row.params),
+                "floor_min": min(row.floor_groups, default=float("nan")),
+                "floor_max": max(row.floor_groups, default=float("nan")),
+                "floor_groups": len(row.floor_groups),
+            }
             writer.writerow(
                 [f"{v:.6g}" if isinstance(v, float) else v for v in (fields[c] for c in COLUMNS)]
             )

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from slsim.pipelines import novelty
-from slsim.pipelines.bootstrap import bootstrap_interval
+from slsim.pipelines.bootstrap import bootstrap_interval, paired_excess_interval
 from slsim.pipelines.wasserstein import wasserstein2
 
 
@@ -39,6 +39,29 @@ def test_interval_contains_the_estimate_even_near_zero_distance():
     low, high = bootstrap_interval(wasserstein2, a, b)
     assert low <= wasserstein2(a, b) <= high
     assert low >= 0.0
+
+
+def test_paired_excess_over_the_floor_tells_a_biased_candidate_from_simulator_noise():
+    """A candidate drawn from the target's law has an excess interval around 0 (in 17 of 20
+    trials at least, nominal 19); one shifted by 0.5 standard deviations is flagged every time."""
+    rng = np.random.default_rng(8)
+    covered, flagged = 0, 0
+    for trial in range(20):
+        target, reference = rng.normal(size=400), rng.normal(size=400)
+        same, shifted = rng.normal(size=400), rng.normal(0.5, 1.0, size=400)
+        _, low, high = paired_excess_interval(
+            wasserstein2, same, reference, target, 100, seed=trial
+        )
+        covered += low <= 0.0 <= high
+        excess, low, _ = paired_excess_interval(
+            wasserstein2, shifted, reference, target, 100, seed=trial
+        )
+        flagged += low > 0.0
+        assert excess == pytest.approx(
+            wasserstein2(shifted, target) - wasserstein2(reference, target)
+        )
+    assert covered >= 17
+    assert flagged == 20
 
 
 def test_nearest_distances_match_brute_force_across_chunks(monkeypatch):
