@@ -61,7 +61,7 @@ def run(
             n=settings["n"],
             n_test=settings["n_test"],
             seed=0,
-            set_=None,
+            set_=settings.get("set"),
             data_dir=data_dir,
             shard_size=None,
             workers=1,

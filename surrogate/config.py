@@ -127,6 +127,11 @@ class TrainConfig:
     emb_dim: int = param(256, "width of the two-layer conditioning MLP (unet)")
     padding: str = param("zeros", "convolution padding: zeros, or circular for periodic domains")
     coordinate_channels: bool = param(False, "append x, y coordinate channels to the input")
+    context_noise: float = param(
+        0.0,
+        "std of Gaussian noise added to the context frames in training (normalised units), so "
+        "that rollouts stay on track when their own errors feed back (0: none)",
+    )
     iterations: int = param(15_000, "optimiser steps")
     batch_size: int = param(256, "transitions per step")
     lr: float = param(1e-3, "peak AdamW learning rate (cosine decay to 0)")
@@ -173,6 +178,7 @@ class TrainConfig:
         ):
             require(getattr(self, name) > 0, f"{name} must be positive, got {getattr(self, name)}")
         require(self.lr > 0 and self.weight_decay >= 0, "lr must be > 0 and weight_decay ≥ 0")
+        require(self.context_noise >= 0, f"context_noise must be ≥ 0, got {self.context_noise}")
         require(self.train_trajectories >= 0, "train_trajectories must be ≥ 0")
         require(self.validate_every >= 0, "validate_every must be ≥ 0")
         require(len(self.channels) >= 1 and min(self.channels) > 0, "channels must be positive")

@@ -29,7 +29,7 @@ from .checkpoint import save_checkpoint
 from .config import TrainConfig
 from .labels import label_table
 from .methods import Method, get_method
-from .methods.base import prediction_base
+from .methods.base import prediction_base, training_noise
 from .normalization import Normalizer
 from .transitions import TransitionSet
 
@@ -250,6 +250,10 @@ def train(
             noise = (
                 trainer.generator if world == 1 else rank_generator(config.seed, trainer.step, rank)
             )
+            if config.context_noise:
+                context = context + config.context_noise * training_noise(
+                    context.shape, noise, context
+                )
             with autocast:
                 loss = trainer.method.loss(model, context, target, batch_labels, noise, config)
             if not math.isfinite(loss.item()):

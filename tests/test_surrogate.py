@@ -98,6 +98,28 @@ def test_interrupted_and_resumed_training_equals_uninterrupted(tmp_path):
     assert straight.history[-1]["loss"] == resumed.history[-1]["loss"]
 
 
+def test_context_noise_perturbs_the_training_contexts_only(tmp_path, monkeypatch):
+    """With context_noise = σ the network sees the windows plus N(0, σ²) noise; the targets
+    stay clean."""
+    frames = torch.zeros(8, 6, 1)  # all-zero data: whatever the context holds is the noise
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    sl = get_method("sl")
+
+    def recording_loss(model, context, target, labels, generator, config):
+        seen.append((context.clone(), target.clone()))
+        return sl.loss(model, context, target, labels, generator, config)
+
+    monkeypatch.setitem(methods_module.METHODS, "sl", dataclasses.replace(sl, loss=recording_loss))
+    _fit(
+        _config(iterations=20, batch_size=64, context_noise=0.3),
+        TransitionSet(TensorFrames(frames), 1),
+        tmp_path,
+    )
+    contexts = torch.cat([c for c, _ in seen])
+    assert contexts.std().item() == pytest.approx(0.3, rel=0.05)
+    assert all(torch.count_nonzero(t) == 0 for _, t in seen)
+
+
 def test_ctrl_c_resume_equals_uninterrupted_training(tmp_path):
     """SIGINT mid-run: the step in progress completes, is saved, and resuming is bit-exact."""
     data = TransitionSet(TensorFrames(_random_walk(16, 5)), 1)
