@@ -25,6 +25,25 @@ DEMOS: dict[str, dict] = {
             "mse": ("mse", "fast", []),
         },
     },
+    # the CPU recipe at a demo's budget: 32² frames, shorter training (docs/field-surrogates.md)
+    "wave": {
+        "n": 512,
+        "n_test": 512,
+        "set": ["subsample=8"],
+        "runs": {
+            "sl": ("sl", "cpu", ["iterations=2000"]),
+            "mse": ("mse", "cpu", ["iterations=2000"]),
+        },
+    },
+    "flow": {
+        "n": 512,
+        "n_test": 512,
+        "set": ["coarsen=3"],
+        "runs": {
+            "sl": ("sl", "cpu", ["iterations=2000"]),
+            "mse": ("mse", "cpu", ["iterations=2000"]),
+        },
+    },
 }
 
 

@@ -14,8 +14,12 @@ import torch.multiprocessing as mp
 from PIL import Image
 from typer.testing import CliRunner
 
+from slsim.pipelines import demo as demo_module
 from slsim.pipelines.cli import app
 from slsim.pipelines.ensemble import check_ensemble
+from slsim.pipelines.errors import UserError
+from slsim.pipelines.training import TrainRequest, run_training
+from slsim.pipelines.validation import split_training_file
 from slsim.surrogate.checkpoint import load_checkpoint
 from slsim.surrogate.config import resolve_train_config
 from slsim.surrogate.labels import label_table
@@ -240,3 +244,63 @@ def test_flow_pipeline_end_to_end(tmp_path):
         "WIM": {},
     }
     assert (report / "frames.png").stat().st_size > 1000
+
+
+TINY_WAVE = {"n_grid": 32, "subsample": 2, "dt": 0.02, "t_end": 0.4, "n_frames": 9}
+
+
+def test_validation_split_is_the_tail_of_the_training_file_and_disjoint():
+    overrides = {"validate_every": "10", "validate_trajectories": "4"}
+    config = resolve_train_config("field", 3, "sl", "smoke", overrides, {})
+    split = split_training_file(12, config)
+    assert split.train == range(8) and split.validation == range(8, 12)
+    assert not set(split.train) & set(split.validation)
+    with pytest.raises(UserError, match="exceed the 12 trajectories"):
+        split_training_file(12, dataclasses.replace(config, train_trajectories=10))
+    # no validation: nothing is held out
+    assert split_training_file(
+        12, dataclasses.replace(config, validate_every=0)
+    ).validation == range(12, 12)
+
+
+def test_validation_needs_no_test_split_and_history_is_written_while_training(tmp_path):
+    """Validation rollouts come from the training file (no test.h5 exists here); history.csv
+    and the learning curve are on disk, complete so far, each time a line is logged."""
+    runner = CliRunner()
+    root = tmp_path / "data"
+    tiny = [arg for key, value in TINY_WAVE.items() for arg in ("--set", f"{key}={value}")]
+    generated = runner.invoke(app, ["generate", "wave", "--n", "12", "--n-test", "0", *tiny,
+                                    "--data-dir", str(root), "-q"])  # fmt: skip
+    assert generated.exit_code == 0, generated.output
+    assert not (root / "wave" / "test.h5").exists()
+    run_dir = root / "wave" / "runs" / "sl"
+    logged: list[tuple[int, int, bool]] = []
+
+    def on_log(step, loss, lr, scores):
+        lines = (run_dir / "history.csv").read_text().splitlines()
+        logged.append((step, len(lines) - 1, (run_dir / "learning_curve.png").exists()))
+
+    overrides = {"validate_every": "10", "validate_trajectories": "4", "log_every": "5"}
+    request = TrainRequest("wave", root / "wave" / "train.h5", run_dir, "sl", "smoke", overrides,
+                           torch.device("cpu"))  # fmt: skip
+    run_training(request, on_log=on_log)
+    assert [step for step, _, _ in logged] == [5, 10, 15, 20, 25, 30]
+    assert [rows for _, rows, _ in logged] == [1, 2, 3, 4, 5, 6]  # one more row per log line
+    assert [png for _, _, png in logged] == [False, True, True, True, True, True]
+    header = (run_dir / "history.csv").read_text().splitlines()[0]
+    assert "val_WCT/floor" in header and "val_WIM/floor" in header
+
+
+def test_wave_demo_runs_end_to_end_on_a_tiny_configuration(tmp_path, monkeypatch):
+    tiny_set = [f"{key}={value}" for key, value in TINY_WAVE.items()]
+    recipe = ["iterations=20", "channels=8,16", "emb_dim=16", "validate_trajectories=4"]
+    monkeypatch.setitem(demo_module.DEMOS, "wave", {**demo_module.DEMOS["wave"], "n": 12,
+                        "n_test": 8, "set": tiny_set, "runs": {"sl": ("sl", "cpu", recipe),
+                        "mse": ("mse", "cpu", recipe)}})  # fmt: skip
+    result = CliRunner().invoke(app, ["demo", "wave", "--data-dir", str(tmp_path), "-q"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    rows = json.loads((tmp_path / "wave" / "reports" / "compare" / "comparison.json").read_text())
+    assert {(r["candidate"], r["metric"]) for r in rows["rows"]} == {
+        (c, m) for c in ("sl", "mse") for m in ("WCT", "WIM")
+    }
+    assert (tmp_path / "wave" / "reports" / "compare" / "rollouts.gif").exists()
