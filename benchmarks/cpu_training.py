@@ -78,7 +78,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with open_ensemble(args.data) as ensemble:
-        config = resolve_config(ensemble, "sl", "cpu", {})
+        config = resolve_config(ensemble.spec, "sl", "cpu", {})
         normalizer = fit_normalizer(ensemble, 64)
         store = frame_store(ensemble, 64, normalizer, torch.device("cpu"), "memory")
     data = TransitionSet(store, config.window)

@@ -360,15 +360,16 @@ def train(
     from .ensemble import open_ensemble
     from .training import TrainRequest, resolve_config, run_training
 
-    get_system(system)
+    spec = get_system(system)
     overrides = parse_overrides(set_ or [])
+    if show_config:
+        config = resolve_config(spec, method, preset, overrides)
+        _print_config(f"{system} training configuration ({preset})", config)
+        return
     train_file = layout.split_path(system, "train", data_dir)
     hint = f"generate it first with: slsim generate {system}"
-    with open_ensemble(train_file, hint=hint, expected_system=system) as ensemble:
-        if show_config:
-            config = resolve_config(ensemble, method, preset, overrides)
-            _print_config(f"{system} training configuration ({preset})", config)
-            return
+    with open_ensemble(train_file, hint=hint, expected_system=system):
+        pass
     configure_threads(threads, small_model=_small_model(system), use_torch=True)
     torch_device = select_device(device)
     request = TrainRequest(

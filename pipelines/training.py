@@ -28,8 +28,9 @@ import numpy as np
 import torch
 
 from slsim.simulators.config import config_to_dict
+from slsim.simulators.system import SystemSpec
 from slsim.surrogate.checkpoint import load_checkpoint
-from slsim.surrogate.config import TrainConfig, resolve_train_config
+from slsim.surrogate.config import TrainConfig, defining_fields, resolve_train_config
 from slsim.surrogate.methods import get_method
 from slsim.surrogate.normalization import Normalizer
 from slsim.surrogate.training import (
@@ -58,9 +59,9 @@ DATA_MODES = ("auto", "memory", "stream")
 READ_BLOCK = 64
 
 
-def state_kind(ensemble: Ensemble) -> str:
+def state_kind(spec: SystemSpec) -> str:
     """``vector`` for low-dimensional states, ``field`` for gridded ones."""
-    dims = ensemble.spec.variable(ensemble.spec.state_variables[0]).dims
+    dims = spec.variable(spec.state_variables[0]).dims
     return "field" if "x" in dims else "vector"
 
 
@@ -76,11 +77,11 @@ def load_frames(ensemble: Ensemble, n: int, n_frames: int | None = None) -> np.n
 
 
 def resolve_config(
-    ensemble: Ensemble, method: str, preset: str, overrides: dict[str, str]
+    spec: SystemSpec, method: str, preset: str, overrides: dict[str, str]
 ) -> TrainConfig:
-    spec = ensemble.spec
+    """The training configuration for ``spec``'s system (needs no data file)."""
     return resolve_train_config(
-        state_kind(ensemble),
+        state_kind(spec),
         spec.markov_window,
         method,
         preset,
@@ -182,10 +183,15 @@ def _existing_state(
         raise UserError(
             f"cannot read {checkpoint} ({err}); pass --overwrite to start over"
         ) from None
-    if state["config"] != config_to_dict(config):
+    if defining_fields(state["config"]) != defining_fields(config):
+        changed = sorted(
+            key
+            for key, value in defining_fields(config).items()
+            if defining_fields(state["config"]).get(key) != value
+        )
         raise UserError(
-            f"{request.run_dir} holds a run with a different configuration; pass --name to start "
-            "another run or --overwrite to replace it"
+            f"{request.run_dir} holds a run with a different configuration ({', '.join(changed)}); "
+            "pass --name to start another run or --overwrite to replace it"
         )
     if state["finished"] and not request.reuse_finished:
         raise UserError(
@@ -208,7 +214,7 @@ def run_training(
             raise UserError(
                 f"{request.train_file} is not a simulator ensemble (source {ensemble.source})"
             )
-        config = resolve_config(ensemble, request.method, request.preset, request.overrides)
+        config = resolve_config(ensemble.spec, request.method, request.preset, request.overrides)
         split = split_training_file(ensemble.n_trajectories, config)
         n = len(split.train)
         state = _existing_state(request, config, main)

@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from slsim.simulators.config import ConfigError, build_config, param, require
+from slsim.simulators.config import ConfigError, build_config, config_to_dict, param, require
 
 PRESET_NAMES = ("smoke", "cpu", "fast", "paper")
+#: Fields that change how a run is watched, not what it computes: a run resumes when only these
+#: differ (validate_every matters only through whether validation trajectories are held out).
+RUNTIME_FIELDS = ("checkpoint_every", "log_every", "validate_every", "compile")
 #: What the network output is added to (``predict``); see ``methods.base.prediction_base``.
 PREDICT_BASES = ("frame", "increment", "leapfrog")
 
@@ -195,6 +198,14 @@ class TrainConfig:
             f"biflow_noise must be in [0, {MAX_TRAIN_NOISE}] (the noise bi-flow trains on), "
             f"got {self.biflow_noise}",
         )
+
+
+def defining_fields(config: TrainConfig | dict[str, Any]) -> dict[str, Any]:
+    """The settings that determine a run's result: everything but ``RUNTIME_FIELDS``, plus
+    whether validation trajectories are held out of the training file."""
+    values = config if isinstance(config, dict) else config_to_dict(config)
+    kept = {k: v for k, v in values.items() if k not in RUNTIME_FIELDS}
+    return {**kept, "holds_out_validation": bool(values.get("validate_every"))}
 
 
 def resolve_train_config(

@@ -103,3 +103,11 @@ def test_show_config_prints_parameters_with_units_and_meaning():
     assert result.exit_code == 0
     assert "sigma" in result.output and "0.5" in result.output
     assert "noise amplitude" in result.output
+
+
+def test_training_show_config_needs_no_data(tmp_path):
+    """The preset resolves from the system's spec alone, with its per-preset settings."""
+    args = ["train", "wave", "--preset", "cpu", "--show-config", "--data-dir", str(tmp_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "leapfrog" in result.output and "circular" in result.output

@@ -122,6 +122,17 @@ def test_finished_run_is_not_retrained_silently(pipeline):
     assert "already trained" in str(result.exception)
 
 
+def test_runtime_settings_do_not_block_a_resume_and_defining_ones_are_named(pipeline):
+    """log_every/checkpoint_every/compile change how a run is watched: same run ("already
+    trained"); lr changes what it computes: refused, naming the setting."""
+    root, _ = pipeline
+    args = ["train", "duffing", "--preset", "smoke", "--data-dir", str(root), "--quiet"]
+    result = runner.invoke(app, [*args, "--set", "log_every=7", "--set", "compile=true"])
+    assert "already trained" in str(result.exception)
+    result = runner.invoke(app, [*args, "--set", "lr=0.5"])
+    assert "different configuration (lr)" in str(result.exception)
+
+
 def test_compare_refuses_ensembles_from_another_configuration(pipeline, tmp_path):
     root, _ = pipeline
     other = tmp_path / "other"
