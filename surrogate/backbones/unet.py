@@ -23,7 +23,8 @@ def _norm(channels: int, groups: int) -> nn.GroupNorm:
 
 
 class ResidualBlock(nn.Module):
-    """GN → GELU → conv → FiLM(emb) → GN → GELU → conv, plus a (1×1) skip."""
+    """GN → GELU → conv → GN → FiLM(emb) → GELU → conv, plus a (1×1) skip: the label modulates
+    the normalised activations of the block's middle."""
 
     def __init__(self, in_ch: int, out_ch: int, emb_dim: int, groups: int, padding_mode: str):
         super().__init__()
