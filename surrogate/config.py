@@ -146,6 +146,9 @@ class TrainConfig:
     validate_every: int = param(0, "steps between validation rollouts scored on a QoI (0: never)")
     validate_trajectories: int = param(64, "held-out trajectories rolled out per validation")
     bf16: bool = param(True, "bf16 autocast on CUDA (ignored on CPU)")
+    cpu_bf16: bool = param(
+        False, "bf16 autocast on CPU, in training and rollouts (fast with AVX512-BF16 or AMX)"
+    )
     compile: bool = param(False, "torch.compile the network on CUDA")
     steps: int = param(
         0,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from .config import TrainConfig
+from .device import autocast
 from .methods import Method
 
 
@@ -28,21 +28,17 @@ def rollout(
     ``context`` is ``(n, w, C, *spatial)`` in normalised units on the model's device; the result
     is ``(n, n_steps, C, *spatial)``. ``generator`` lives on the same device and supplies all
     sampling noise (fresh labels for SL), so a fixed seed and batch size give fixed samples.
-    On CUDA with ``config.bf16`` the network runs under bf16 autocast, as in training; frames
-    are kept in float32 between steps.
+    Under ``config.bf16`` (CUDA) or ``config.cpu_bf16`` the network runs under bf16 autocast,
+    as in training; frames are kept in float32 between steps.
     """
     model.eval()
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if config.bf16 and context.device.type == "cuda"
-        else contextlib.nullcontext()
-    )
+    precision = autocast(config, context.device)
     out = []
     for start in range(0, context.shape[0], batch_size):
         window = context[start : start + batch_size]
         frames = []
         for _ in range(n_steps):
-            with autocast:
+            with precision:
                 nxt = method.step(model, window.flatten(1, 2), generator, config)
             nxt = nxt.to(context.dtype)
             frames.append(nxt)

@@ -27,6 +27,7 @@ from slsim.simulators.config import config_to_dict
 from .backbones import ScaledOutput, build_backbone
 from .checkpoint import save_checkpoint
 from .config import TrainConfig
+from .device import autocast
 from .labels import label_table
 from .methods import Method, get_method
 from .methods.base import prediction_base, training_noise
@@ -219,11 +220,7 @@ def train(
         if trainer.method.uses_labels
         else None
     )
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if config.bf16 and device.type == "cuda"
-        else contextlib.nullcontext()
-    )
+    precision = autocast(config, device)
     model = trainer.model
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(model)
@@ -254,7 +251,7 @@ def train(
                 context = context + config.context_noise * training_noise(
                     context.shape, noise, context
                 )
-            with autocast:
+            with precision:
                 loss = trainer.method.loss(model, context, target, batch_labels, noise, config)
             if not math.isfinite(loss.item()):
                 raise NonFiniteLoss(trainer.step + 1, loss.item())

@@ -15,7 +15,7 @@ from slsim.surrogate import methods as methods_module
 from slsim.surrogate.backbones import ScaledOutput
 from slsim.surrogate.checkpoint import load_checkpoint, save_checkpoint
 from slsim.surrogate.config import TrainConfig, resolve_train_config
-from slsim.surrogate.device import select_device
+from slsim.surrogate.device import autocast, select_device
 from slsim.surrogate.labels import label_table
 from slsim.surrogate.methods import get_method
 from slsim.surrogate.methods.base import prediction_base
@@ -118,6 +118,17 @@ def test_context_noise_perturbs_the_training_contexts_only(tmp_path, monkeypatch
     contexts = torch.cat([c for c, _ in seen])
     assert contexts.std().item() == pytest.approx(0.3, rel=0.05)
     assert all(torch.count_nonzero(t) == 0 for _, t in seen)
+
+
+def test_cpu_bf16_autocast_runs_the_network_in_bfloat16_and_still_trains(tmp_path):
+    config = _config(cpu_bf16=True, iterations=30)
+    with autocast(config, CPU):
+        assert torch.nn.Linear(4, 4)(torch.ones(2, 4)).dtype == torch.bfloat16
+    with autocast(_config(), CPU):
+        assert torch.nn.Linear(4, 4)(torch.ones(2, 4)).dtype == torch.float32
+    _, state = _fit(config, TransitionSet(TensorFrames(_random_walk(16, 5)), 1), tmp_path)
+    losses = [h["loss"] for h in state["history"]]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
 
 
 def test_ctrl_c_resume_equals_uninterrupted_training(tmp_path):
