@@ -428,6 +428,10 @@ def sample(
         Path | None,
         typer.Option(help="samples file [default: DATA/<system>/runs/<run>/samples.h5]"),
     ] = None,
+    checkpoint: Annotated[
+        str,
+        typer.Option(help="last: the end of training; best: the best validation score (best.pt)"),
+    ] = "last",
     data_dir: DataDirOpt = None,
     device: DeviceOpt = "auto",
     overwrite: Annotated[bool, typer.Option(help="replace an existing samples file")] = False,
@@ -454,10 +458,15 @@ def sample(
     configure_threads(threads, small_model=_small_model(system), use_torch=True)
     run_path = layout.run_dir(system, run, data_dir)
     output = output or run_path / "samples.h5"
+    files = {"last": "checkpoint.pt", "best": "best.pt"}
+    if checkpoint not in files:
+        raise UserError(f"--checkpoint must be last or best, got {checkpoint!r}")
+    if checkpoint == "best" and not (run_path / "best.pt").exists():
+        raise UserError(f"{run_path} has no best.pt: it was trained without validation")
     with _progress(quiet) as progress:
         tasks: list[int] = []
         run_sampling(
-            run_path / "checkpoint.pt",
+            run_path / files[checkpoint],
             test_file,
             output,
             n,

@@ -33,7 +33,7 @@ def load_surrogate(
         state = load_checkpoint(checkpoint)
     except Exception as err:
         raise UserError(unreadable_checkpoint(checkpoint, err)) from None
-    if not state["finished"]:
+    if not state["finished"] and "score" not in state:  # a best.pt is final whenever it was saved
         raise UserError(
             f"{checkpoint} is an unfinished run; rerun the same slsim train command to finish it"
         )

@@ -29,7 +29,7 @@ import torch
 
 from slsim.simulators.config import config_to_dict
 from slsim.simulators.system import SystemSpec
-from slsim.surrogate.checkpoint import load_checkpoint
+from slsim.surrogate.checkpoint import load_checkpoint, save_checkpoint
 from slsim.surrogate.config import TrainConfig, defining_fields, resolve_train_config
 from slsim.surrogate.methods import get_method
 from slsim.surrogate.normalization import Normalizer
@@ -54,6 +54,8 @@ from .errors import UserError
 from .validation import make_validator, plot_learning_curve, split_training_file
 
 CHECKPOINT_NAME = "checkpoint.pt"
+#: The checkpoint with the best validation score so far (``validation_score``).
+BEST_CHECKPOINT_NAME = "best.pt"
 DATA_MODES = ("auto", "memory", "stream")
 #: Trajectories per block when reading or normalising (the same in every data mode).
 READ_BLOCK = 64
@@ -248,10 +250,17 @@ def run_training(
     checkpoint = request.run_dir / CHECKPOINT_NAME
     history_file = request.run_dir / "history.csv"
 
+    best_file = request.run_dir / BEST_CHECKPOINT_NAME
+    best = [_best_score(best_file) if state is not None else float("inf")]
+
     def log(step: int, loss: float, lr: float, scores: dict[str, float]) -> None:
         write_history(trainer.history, history_file)
         if scores:
             plot_learning_curve(trainer.history, request.run_dir / "learning_curve.png")
+            score = validation_score(scores)
+            if score < best[0]:
+                best[0] = score
+                save_checkpoint(best_file, {**trainer.state(normalizer, meta), "score": score})
         if on_log is not None:
             on_log(step, loss, lr, scores)
 
@@ -262,6 +271,19 @@ def run_training(
     if main:
         write_history(final["history"], history_file)
     return checkpoint
+
+
+def validation_score(scores: dict[str, float]) -> float:
+    """One number to pick checkpoints by: the geometric mean of the QoI distances / floor."""
+    ratios = [value for key, value in scores.items() if key.endswith("/floor")]
+    return float(np.exp(np.mean(np.log(np.maximum(ratios, 1e-12))))) if ratios else float("inf")
+
+
+def _best_score(path: Path) -> float:
+    """The score stored in an existing best checkpoint (inf if none), so a resumed run keeps it."""
+    if not path.exists():
+        return float("inf")
+    return float(load_checkpoint(path).get("score", float("inf")))
 
 
 def write_history(history: list[dict[str, float]], path: Path) -> None:

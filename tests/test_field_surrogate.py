@@ -18,7 +18,7 @@ from slsim.pipelines import demo as demo_module
 from slsim.pipelines.cli import app
 from slsim.pipelines.ensemble import check_ensemble
 from slsim.pipelines.errors import UserError
-from slsim.pipelines.training import TrainRequest, run_training
+from slsim.pipelines.training import TrainRequest, run_training, validation_score
 from slsim.pipelines.validation import split_training_file
 from slsim.surrogate.checkpoint import load_checkpoint
 from slsim.surrogate.config import resolve_train_config
@@ -184,6 +184,7 @@ def test_wave_pipeline_end_to_end_with_validation(tmp_path):
         ],
         ["train", "wave", "--method", "mse", "--preset", "smoke", "--data", "stream", *d, "-q"],
         ["sample", "wave", *d, "-q"],
+        ["sample", "wave", "--checkpoint", "best", "--output", str(tmp_path / "best.h5"), *d, "-q"],
         ["sample", "wave", "--run", "mse", *d, "-q"],
         ["compare", "--system", "wave", *d],
     ):
@@ -191,6 +192,10 @@ def test_wave_pipeline_end_to_end_with_validation(tmp_path):
         assert result.exit_code == 0, (args, result.output, result.exception)
     samples = root / "wave" / "runs" / "sl" / "samples.h5"
     assert check_ensemble(samples, deep=True) == []
+    with h5py.File(tmp_path / "best.h5") as handle:  # sampled from the best validation
+        assert handle.attrs["checkpoint"].endswith("best.pt")
+    refused = runner.invoke(app, ["sample", "wave", "--run", "mse", "--checkpoint", "best", *d])
+    assert isinstance(refused.exception, UserError) and "no best.pt" in str(refused.exception)
     with h5py.File(samples) as handle:
         assert handle["u"].shape == (6, 9, 16, 16)
         assert "wave_speed" not in handle  # the surrogate never sees the medium
@@ -289,6 +294,12 @@ def test_validation_needs_no_test_split_and_history_is_written_while_training(tm
     assert [png for _, _, png in logged] == [False, True, True, True, True, True]
     header = (run_dir / "history.csv").read_text().splitlines()[0]
     assert "val_WCT/floor" in header and "val_WIM/floor" in header
+    # best.pt: the validation with the lowest geometric mean of distance / floor
+    history = load_checkpoint(run_dir / "checkpoint.pt")["history"]
+    scores = {e["step"]: validation_score(e) for e in history if "val_WCT" in e}
+    best = load_checkpoint(run_dir / "best.pt")
+    assert best["step"] == min(scores, key=scores.get)
+    assert best["score"] == pytest.approx(min(scores.values()))
 
 
 def test_wave_demo_runs_end_to_end_on_a_tiny_configuration(tmp_path, monkeypatch):
