@@ -13,6 +13,7 @@ count.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,6 +86,7 @@ LANES = 32
 
 @nb.njit(parallel=True, cache=True)
 def _baoab_kernel(seeds, x0, v0, x0_std, v0_std, a, b, dt, c1, c2, n_frames, steps_per_frame, out):
+    """BAOAB for ``len(seeds)`` trajectories; trajectory i starts at N((x0[i], v0[i]), std²)."""
     n = seeds.shape[0]
     half = 0.5 * dt
     n_steps = (n_frames - 1) * steps_per_frame
@@ -103,8 +105,9 @@ def _baoab_kernel(seeds, x0, v0, x0_std, v0_std, a, b, dt, c1, c2, n_frames, ste
             if j < used:
                 k0[j], k1[j] = split_key(seeds[start + j])
             z0, z1 = normal_pair(k0[j], k1[j], IC_STREAM, 0)
-            x[j] = x0 + x0_std * z0
-            v[j] = v0 + v0_std * z1
+            centre = start + min(j, used - 1)
+            x[j] = x0[centre] + x0_std * z0
+            v[j] = v0[centre] + v0_std * z1
             force[j] = a * x[j] - b * x[j] * x[j] * x[j]
         for j in range(used):
             out[start + j, 0, 0] = x[j]
@@ -129,16 +132,26 @@ def _baoab_kernel(seeds, x0, v0, x0_std, v0_std, a, b, dt, c1, c2, n_frames, ste
                     out[start + j, frame, 1] = v[j]
 
 
-def simulate_states(config: DuffingConfig, seeds: np.ndarray) -> np.ndarray:
-    """States ``(n, n_frames, 2)`` (x, v) in float64 for the given trajectory seeds."""
+def simulate_states(
+    config: DuffingConfig, seeds: np.ndarray, start: np.ndarray | None = None
+) -> np.ndarray:
+    """States ``(n, n_frames, 2)`` (x, v) in float64 for the given trajectory seeds.
+
+    ``start`` ``(n, 2)``: begin each trajectory exactly at that state instead of drawing it
+    around (x0, v0) (branching from stored states; see :func:`branch`).
+    """
     c1, c2 = ou_coefficients(config.gamma, config.sigma, config.dt)
-    out = np.empty((len(seeds), config.n_frames, 2))
+    n = len(seeds)
+    out = np.empty((n, config.n_frames, 2))
+    if start is None:
+        centres, spread = np.tile([config.x0, config.v0], (n, 1)), (config.x0_std, config.v0_std)
+    else:
+        centres, spread = np.asarray(start, dtype=np.float64).reshape(n, 2), (0.0, 0.0)
     _baoab_kernel(
         np.ascontiguousarray(seeds, dtype=np.uint64),
-        config.x0,
-        config.v0,
-        config.x0_std,
-        config.v0_std,
+        np.ascontiguousarray(centres[:, 0]),
+        np.ascontiguousarray(centres[:, 1]),
+        *spread,
         config.a,
         config.b,
         config.dt,
@@ -153,6 +166,16 @@ def simulate_states(config: DuffingConfig, seeds: np.ndarray) -> np.ndarray:
 
 def simulate(config: DuffingConfig, seeds: np.ndarray) -> dict[str, np.ndarray]:
     return {"state": simulate_states(config, seeds).astype(np.float32)}
+
+
+def branch(config: DuffingConfig, states: np.ndarray, frames: int, seeds: np.ndarray) -> np.ndarray:
+    """Continue from each of ``states`` ``(n, 2)`` for ``frames`` frame intervals, one noise
+    path per seed: ``(n, frames + 1, 2)`` float64, frame 0 the given state. The state (x, v) is
+    complete, so these are exact draws of the conditional law the ensemble follows."""
+    ahead = dataclasses.replace(
+        config, n_frames=frames + 1, t_end=frames * config.frame_interval, x0_std=0.0, v0_std=0.0
+    )
+    return simulate_states(ahead, seeds, start=states)
 
 
 def simulate_reference(
@@ -239,4 +262,5 @@ SYSTEM = SystemSpec(
     default_n_test=10_000,
     default_shard_size=10_000,
     markov_window=1,
+    branch=branch,
 )

@@ -13,7 +13,13 @@ import numpy as np
 from .config import ConfigError
 
 #: Seed stream of each split. New splits get new codes; existing codes never change.
-SPLIT_STREAMS: dict[str, int] = {"train": 0, "test": 1, "reference": 2, "surrogate": 3}
+SPLIT_STREAMS: dict[str, int] = {
+    "train": 0,
+    "test": 1,
+    "reference": 2,
+    "surrogate": 3,
+    "conditional": 4,  # simulator branches from stored states (pipelines.conditional)
+}
 
 
 def trajectory_seed(master_seed: int, split: str, index: int) -> int:

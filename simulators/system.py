@@ -62,6 +62,9 @@ class SystemSpec:
     #: Settings of one training preset for this system only, applied over the preset (e.g. the
     #: parameterisation of the CPU recipe); the user's ``--set`` still wins.
     preset_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: ``branch(config, states, frames, seeds)``: continue from stored states, one trajectory
+    #: per seed — only for systems whose stored state is complete (the conditional-law check).
+    branch: Callable[[Any, np.ndarray, int, np.ndarray], np.ndarray] | None = None
 
     def variable(self, name: str) -> Variable:
         for var in self.variables:

@@ -66,26 +66,27 @@ class WaveConfig:
             "subsample must divide n_grid",
         )
         require(self.dt > 0 and self.t_end > 0, "dt and t_end must be positive")
-        require(
-            abs(self.t_end / self.dt - self.n_steps) < 1e-9 * self.n_steps,
-            f"dt = {self.dt} must divide t_end = {self.t_end}",
-        )
-        require(2 <= self.n_frames <= self.n_steps + 1, "n_frames must be in [2, steps + 1]")
         require(0 <= self.c_min < self.c_max, "need 0 ≤ c_min < c_max")
-        require(
-            self.peak_wavenumber > 0 and self.log_variance > 0, "spectrum parameters must be > 0"
-        )
         require(
             self.stencil in STENCILS,
             f"unknown stencil '{self.stencil}' (known: {', '.join(STENCILS)})",
         )
-        require(self.precision in ("float32", "float64"), "precision must be float32 or float64")
+        # stability first: a dt too large for it also breaks the step and frame counts below
         limit = max_stable_courant(stencil(self.stencil))
         require(
             self.courant <= limit,
             f"unstable: Courant number c_max·dt/h = {self.courant:.3f} exceeds the {self.stencil} "
             f"leapfrog limit {limit:.3f}; reduce dt or c_max, or coarsen n_grid",
         )
+        require(
+            abs(self.t_end / self.dt - self.n_steps) < 1e-9 * self.n_steps,
+            f"dt = {self.dt} must divide t_end = {self.t_end}",
+        )
+        require(2 <= self.n_frames <= self.n_steps + 1, "n_frames must be in [2, steps + 1]")
+        require(
+            self.peak_wavenumber > 0 and self.log_variance > 0, "spectrum parameters must be > 0"
+        )
+        require(self.precision in ("float32", "float64"), "precision must be float32 or float64")
 
 
 def frame_steps(config: WaveConfig) -> np.ndarray:

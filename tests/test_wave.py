@@ -152,9 +152,15 @@ def test_cfl_limit_separates_bounded_from_exploding_runs(factor, stable):
     u0 = rng.standard_normal((24, 24))  # excites every mode, the Nyquist one included
     coefs = np.full((1, 24, 24), (dt / config.h) ** 2)
     out = np.empty((1, 1, 24, 24))
-    w._leapfrog_kernel(u0, coefs, stencil("fd4"), w._STEP_WEIGHTS, 3000, np.array([3000]), 1, out)
+    weights, steps = w._STEP_WEIGHTS, np.array([3000])
+    w._leapfrog_kernel(u0, coefs, stencil("fd4"), weights, w.TINY, 3000, steps, 1, out)
     growth = np.abs(out).max() / np.abs(u0).max()
     assert (growth < 10) == stable, growth
+
+
+def test_too_large_dt_reports_the_courant_limit_not_a_frame_count():
+    with pytest.raises(ConfigError, match=r"Courant number c_max·dt/h = 40\.744"):
+        build_config(w.WaveConfig, {"dt": 1.0})
 
 
 def test_unstable_configuration_is_refused_with_the_limit_in_the_message():
