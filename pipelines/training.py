@@ -89,7 +89,6 @@ def resolve_config(
         preset,
         overrides,
         dict(spec.training_defaults),
-        dict(spec.preset_defaults.get(preset, {})),
     )
 
 

@@ -235,6 +235,4 @@ SYSTEM = SystemSpec(
     markov_window=3,
     # the wells sit at fixed corners of a bounded domain: the network must know where it is
     training_defaults={"coordinate_channels": True},
-    # CPU recipe: predict the saturation increment (the front moves a little per frame)
-    preset_defaults={"cpu": {"predict": "increment"}},
 )

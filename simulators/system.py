@@ -59,9 +59,6 @@ class SystemSpec:
     markov_window: int
     #: Surrogate training settings this system needs (e.g. circular padding on a torus).
     training_defaults: Mapping[str, Any] = field(default_factory=dict)
-    #: Settings of one training preset for this system only, applied over the preset (e.g. the
-    #: parameterisation of the CPU recipe); the user's ``--set`` still wins.
-    preset_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: ``branch(config, states, frames, seeds)``: continue from stored states, one trajectory
     #: per seed — only for systems whose stored state is complete (the conditional-law check).
     branch: Callable[[Any, np.ndarray, int, np.ndarray], np.ndarray] | None = None

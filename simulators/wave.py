@@ -307,6 +307,4 @@ SYSTEM = SystemSpec(
     default_shard_size=32,
     markov_window=3,
     training_defaults={"padding": "circular"},  # the domain is a torus
-    # CPU recipe: predict the second difference u_{t+1} − (2u_t − u_{t−1}) the medium decides
-    preset_defaults={"cpu": {"predict": "leapfrog"}},
 )

@@ -106,8 +106,8 @@ def test_show_config_prints_parameters_with_units_and_meaning():
 
 
 def test_training_show_config_needs_no_data(tmp_path):
-    """The preset resolves from the system's spec alone, with its per-preset settings."""
+    """The preset resolves from the system's spec alone (window, circular padding)."""
     args = ["train", "wave", "--preset", "cpu", "--show-config", "--data-dir", str(tmp_path)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "leapfrog" in result.output and "circular" in result.output
+    assert "increment" in result.output and "circular" in result.output

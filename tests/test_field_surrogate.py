@@ -304,7 +304,13 @@ def test_validation_needs_no_test_split_and_history_is_written_while_training(tm
 
 def test_wave_demo_runs_end_to_end_on_a_tiny_configuration(tmp_path, monkeypatch):
     tiny_set = [f"{key}={value}" for key, value in TINY_WAVE.items()]
-    recipe = ["iterations=20", "channels=8,16", "emb_dim=16", "validate_trajectories=4"]
+    recipe = [
+        "iterations=20",
+        "channels=8,16",
+        "emb_dim=16",
+        "validate_trajectories=4",
+        "train_trajectories=8",
+    ]
     monkeypatch.setitem(demo_module.DEMOS, "wave", {**demo_module.DEMOS["wave"], "n": 12,
                         "n_test": 8, "set": tiny_set, "runs": {"sl": ("sl", "cpu", recipe),
                         "mse": ("mse", "cpu", recipe)}})  # fmt: skip
