@@ -125,8 +125,10 @@ def _ddp_worker(rank: int, init: str, frames: torch.Tensor, config, out: str) ->
 def test_two_ddp_processes_equal_one_process_with_the_global_batch(tmp_path):
     """Same averaged gradients (Adam's moment estimates) as one process on the global batch.
 
-    Weights agree only to a fraction of the learning rate: Adam divides near-zero gradients by
-    their own size, which amplifies the round-off of a different reduction order.
+    Weights agree only to the order of the learning rate: Adam divides near-zero gradients by
+    their own size, so where a gradient is pure round-off (biases feeding a GroupNorm) each step
+    moves the weight by up to ±lr with a sign the reduction order decides — up to 2·lr per step
+    between the two runs (a CI run saw 1.0006·lr after 3 steps). The moments are the real check.
     """
     frames = torch.tensor(
         np.random.default_rng(3).normal(size=(4, 6, 1, 16, 16)), dtype=torch.float32
@@ -147,7 +149,9 @@ def test_two_ddp_processes_equal_one_process_with_the_global_batch(tmp_path):
             got, want = state[moment], expected[key][moment]
             torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-5 * scale)
     for key, value in single.model.state_dict().items():
-        torch.testing.assert_close(ddp["model"][key], value, atol=config.lr, rtol=0)
+        torch.testing.assert_close(
+            ddp["model"][key], value, atol=2 * config.lr * config.iterations, rtol=0
+        )
 
 
 def test_wave_pipeline_end_to_end_with_validation(tmp_path):
