@@ -24,7 +24,7 @@ from .config import param, require
 from .seeding import trajectory_rng
 from .stencils import MAX_HALF_WIDTH, STENCILS, max_stable_courant, stencil
 from .system import Coordinate, SystemSpec, Variable
-from .wave_medium import speed_field, wavenumbers
+from .wave_medium import speed_from_noise, wavenumbers
 
 DOMAIN = 2 * math.pi
 
@@ -106,9 +106,9 @@ def initial_condition(config: WaveConfig) -> np.ndarray:
 
 def wave_speed(config: WaveConfig, seed: int) -> np.ndarray:
     """The full-resolution ``(n_grid, n_grid)`` speed field of the trajectory with this seed."""
-    return speed_field(
-        trajectory_rng(seed),
-        config.n_grid,
+    noise = trajectory_rng(seed).standard_normal((2, config.n_grid, config.n_grid))
+    return speed_from_noise(
+        noise,
         config.peak_wavenumber,
         config.log_variance,
         config.divergence_free,

@@ -104,17 +104,3 @@ def speed_from_noise(
     total = component_sum(noise, peak, log_variance, divergence_free)
     span = total.max() - total.min()
     return c_min + (c_max - c_min) * (total - total.min()) / span
-
-
-def speed_field(
-    rng: np.random.Generator,
-    n: int,
-    peak: float,
-    log_variance: float,
-    divergence_free: bool,
-    c_min: float,
-    c_max: float,
-) -> np.ndarray:
-    """One ``(n, n)`` speed field from white noise drawn with ``rng``."""
-    noise = rng.standard_normal((2, n, n))
-    return speed_from_noise(noise, peak, log_variance, divergence_free, c_min, c_max)
