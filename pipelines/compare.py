@@ -355,8 +355,8 @@ def _keep_frames(comparison: Comparison, label: str, ensemble: Ensemble, count: 
     if not comparison.frame_index:
         spread = np.linspace(0, dataset.shape[1] - 1, count).astype(int)
         comparison.frame_index = np.unique(spread).tolist()  # short runs: each frame once
-    comparison.frames[label] = dataset[0, comparison.frame_index]
     comparison.movies[label] = dataset[:MOVIE_TRAJECTORIES]
+    comparison.frames[label] = comparison.movies[label][0, comparison.frame_index]
 
 
 COLUMNS = (

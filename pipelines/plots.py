@@ -3,6 +3,7 @@ side and the nearest-training-neighbour check."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import matplotlib
@@ -138,10 +139,14 @@ def animate_rollouts(comparison: Comparison, out: Path, fps: int = 8) -> Path:
         return [*images, title]
 
     animation = FuncAnimation(fig, draw, frames=steps, blit=False)
-    temporary = out.with_name(f".{out.name}.tmp.gif")
-    animation.save(temporary, writer=PillowWriter(fps=fps), dpi=72)
-    plt.close(fig)
-    temporary.replace(out)
+    # Pillow picks the format from the suffix, so the temporary ends in .gif (not atomic_output's)
+    temporary = out.with_name(f".{out.name}.tmp-{os.getpid()}.gif")
+    try:
+        animation.save(temporary, writer=PillowWriter(fps=fps), dpi=72)
+        os.replace(temporary, out)
+    finally:
+        plt.close(fig)
+        temporary.unlink(missing_ok=True)
     return out
 
 

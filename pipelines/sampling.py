@@ -148,7 +148,7 @@ def run_sampling(
             "(trained on bad data, or diverged); nothing was written"
         )
     trajectories = np.concatenate([start, decoded], axis=1).astype(np.float32)
-    dims = {name: spec.variable(name).dims for name in spec.state_variables}
+    dims = spec.state_dims
     arrays = unstack_frames(trajectories, spec.state_variables, dims)
     header = EnsembleHeader(
         system=spec.name,

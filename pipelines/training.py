@@ -49,7 +49,7 @@ from slsim.surrogate.transitions import (
     stack_frames,
 )
 
-from .ensemble import SIMULATOR, Ensemble, ensure_directory, open_ensemble
+from .ensemble import SIMULATOR, Ensemble, atomic_output, ensure_directory, open_ensemble
 from .errors import UserError
 from .validation import make_validator, plot_learning_curve, split_training_file
 
@@ -67,15 +67,11 @@ def state_kind(spec: SystemSpec) -> str:
     return "field" if "x" in dims else "vector"
 
 
-def state_dims(ensemble: Ensemble) -> dict[str, tuple[str, ...]]:
-    return {name: ensemble.spec.variable(name).dims for name in ensemble.spec.state_variables}
-
-
 def load_frames(ensemble: Ensemble, n: int, n_frames: int | None = None) -> np.ndarray:
     """The first n trajectories (first ``n_frames`` frames) as stacked ``(n, T, C, *spatial)``."""
     spec = ensemble.spec
     arrays = {name: ensemble[name][:n, :n_frames] for name in spec.state_variables}
-    return stack_frames(arrays, spec.state_variables, state_dims(ensemble))
+    return stack_frames(arrays, spec.state_variables, ensemble.spec.state_dims)
 
 
 def resolve_config(
@@ -103,7 +99,7 @@ def fit_normalizer(ensemble: Ensemble, n: int) -> Normalizer:
 def load_frames_range(ensemble: Ensemble, start: int, stop: int) -> np.ndarray:
     spec = ensemble.spec
     arrays = {name: ensemble[name][start:stop] for name in spec.state_variables}
-    return stack_frames(arrays, spec.state_variables, state_dims(ensemble))
+    return stack_frames(arrays, spec.state_variables, ensemble.spec.state_dims)
 
 
 def available_memory() -> int:
@@ -128,7 +124,7 @@ def frame_store(
     size = 4 * n * int(np.prod(first.shape[1:])) * len(ensemble.spec.state_variables)
     if mode == "stream" or (mode == "auto" and size > available_memory() // 2):
         return HDF5Frames(
-            ensemble.path, ensemble.spec.state_variables, state_dims(ensemble), n, normalizer
+            ensemble.path, ensemble.spec.state_variables, ensemble.spec.state_dims, n, normalizer
         )
     blocks = [
         normalizer.encode(
@@ -184,12 +180,9 @@ def _existing_state(
         raise UserError(
             f"cannot read {checkpoint} ({err}); pass --overwrite to start over"
         ) from None
-    if defining_fields(state["config"]) != defining_fields(config):
-        changed = sorted(
-            key
-            for key, value in defining_fields(config).items()
-            if defining_fields(state["config"]).get(key) != value
-        )
+    stored, wanted = defining_fields(state["config"]), defining_fields(config)
+    if stored != wanted:
+        changed = sorted(key for key, value in wanted.items() if stored.get(key) != value)
         raise UserError(
             f"{request.run_dir} holds a run with a different configuration ({', '.join(changed)}); "
             "pass --name to start another run or --overwrite to replace it"
@@ -289,9 +282,7 @@ def write_history(history: list[dict[str, float]], path: Path) -> None:
     """The loss and validation log as CSV, replaced atomically (readable while training runs)."""
     fields = ["step", "loss", "lr", "seconds"]
     fields += sorted({key for entry in history for key in entry} - set(fields))
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with temporary.open("w", newline="") as handle:
+    with atomic_output(path) as temporary, temporary.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(history)
-    os.replace(temporary, path)

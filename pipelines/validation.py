@@ -10,7 +10,6 @@ rollouts are as close to held-out data as the simulator's own sampling noise all
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from slsim.surrogate.transitions import (
     unstack_frames,
 )
 
-from .ensemble import Ensemble
+from .ensemble import Ensemble, atomic_output
 from .errors import UserError
 from .qoi import Metric, metrics_for
 
@@ -83,7 +82,7 @@ def make_validator(
     target_values = {m.name: m.values(target, n, **params[m.name]) for m in metrics}
     floors = _floors(ensemble, split, metrics, params, target_values)
     variables = ensemble.spec.state_variables
-    dims = {name: ensemble.spec.variable(name).dims for name in variables}
+    dims = ensemble.spec.state_dims
     frames = torch.from_numpy(stack_frames(target, variables, dims))
     start = frames[:, :1]
     context = initial_context(normalizer.encode(start, CHANNEL_AXIS).to(device), config.window, 1)
@@ -153,8 +152,7 @@ def plot_learning_curve(history: Sequence[dict[str, float]], out: Path) -> Path:
     right.set(xlabel="step", ylabel="distance / noise floor", yscale="log", title="validation")
     right.legend()
     fig.tight_layout()
-    temporary = out.with_name(f".{out.name}.tmp-{os.getpid()}.png")
-    fig.savefig(temporary, dpi=100)
+    with atomic_output(out) as temporary:
+        fig.savefig(temporary, dpi=100, format="png")
     plt.close(fig)
-    os.replace(temporary, out)
     return out

@@ -69,6 +69,11 @@ class SystemSpec:
                 return var
         raise KeyError(name)
 
+    @property
+    def state_dims(self) -> dict[str, tuple[str, ...]]:
+        """Dimensions of each state variable, in channel order."""
+        return {name: self.variable(name).dims for name in self.state_variables}
+
     def shapes(self, config: Any, n: int) -> dict[str, tuple[int, ...]]:
         """Shape of every variable for ``n`` trajectories."""
         coords = self.coordinates(config)

@@ -31,7 +31,7 @@ class WithCoordinates(nn.Module):
 
 class ScaledOutput(nn.Module):
     """Multiplies the network's output by per-channel scales (a buffer, so checkpoints keep it):
-    with ``standardise`` the scales are the std of x_{t+1} − base over the training data, so the
+    with ``standardise`` the scales are the RMS of x_{t+1} − base over the training data, so the
     network works with outputs of unit size however small the steps are."""
 
     def __init__(self, net: nn.Module, channels: int):
