@@ -105,6 +105,12 @@ class TrainConfig:
     backbone: str = param("mlp", "network: mlp for vector states, unet for fields")
     window: int = param(1, "Markov window w: number of past frames the model sees")
     label_dim: int = param(64, "dimension d of the Stochastic Lifting label ξ")
+    trajectory_label_dim: int = param(
+        0,
+        "dimension of a second SL label fixed per training trajectory and drawn once per "
+        "rollout, for randomness that persists along a trajectory, such as a hidden medium "
+        "(sl only; 0: none)",
+    )
     predict: str = param(
         "increment",
         "what the network adds to: frame (predicts x_{t+1} itself), increment (x_t + output), "
@@ -176,6 +182,14 @@ class TrainConfig:
         ):
             require(getattr(self, name) > 0, f"{name} must be positive, got {getattr(self, name)}")
         require(self.lr > 0 and self.weight_decay >= 0, "lr must be > 0 and weight_decay ≥ 0")
+        require(
+            self.trajectory_label_dim >= 0,
+            f"trajectory_label_dim must be ≥ 0, got {self.trajectory_label_dim}",
+        )
+        require(
+            self.trajectory_label_dim == 0 or self.method == "sl",
+            f"trajectory_label_dim is a Stochastic Lifting label (method sl), not {self.method}",
+        )
         require(self.context_noise >= 0, f"context_noise must be ≥ 0, got {self.context_noise}")
         require(self.train_trajectories >= 0, "train_trajectories must be ≥ 0")
         require(self.validate_every >= 0, "validate_every must be ≥ 0")
@@ -198,7 +212,9 @@ class TrainConfig:
 def defining_fields(config: TrainConfig | dict[str, Any]) -> dict[str, Any]:
     """The settings that determine a run's result: everything but ``RUNTIME_FIELDS``, plus
     whether validation trajectories are held out of the training file."""
-    values = config if isinstance(config, dict) else config_to_dict(config)
+    values = config_to_dict(config) if isinstance(config, TrainConfig) else config
+    # a checkpoint written before a field existed ran with that field's default
+    values = {**config_to_dict(TrainConfig()), **values}
     kept = {k: v for k, v in values.items() if k not in RUNTIME_FIELDS}
     return {**kept, "holds_out_validation": bool(values.get("validate_every"))}
 

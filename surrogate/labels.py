@@ -4,14 +4,44 @@ Resampling labels every epoch would make the regression target independent of th
 collapse the model to the conditional mean; fixing them lets the network interpolate the
 labelled pairs. The table is a pure function of ``(n_transitions, dim, seed)``, so it is
 rebuilt identically on resume instead of being stored.
+
+A second, optional label is fixed per *trajectory* (``trajectory_label_dim``): every transition of
+a training trajectory carries the same one, and a rollout draws it once and keeps it. Randomness
+that persists along a trajectory (the hidden medium of the wave and flow systems) then has a
+label to hang on, instead of being re-drawn by a fresh per-step label at every step.
 """
 
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 
 def label_table(n_transitions: int, dim: int, seed: int) -> torch.Tensor:
     """``(n_transitions, dim)`` standard normal labels, identical on every call (CPU)."""
     generator = torch.Generator().manual_seed(seed)
     return torch.randn(n_transitions, dim, generator=generator)
+
+
+def training_labels(
+    n_trajectories: int, steps: int, label_dim: int, trajectory_label_dim: int, seed: int
+) -> torch.Tensor:
+    """Labels of all ``n_trajectories · steps`` transitions (trajectory-major, as
+    ``TransitionSet`` indexes them): the per-transition label, then the trajectory's label."""
+    per_step = label_table(n_trajectories * steps, label_dim, seed)
+    if not trajectory_label_dim:
+        return per_step
+    per_trajectory = label_table(n_trajectories, trajectory_label_dim, seed + 1_000_003)
+    return torch.cat([per_step, per_trajectory.repeat_interleave(steps, dim=0)], dim=1)
+
+
+class WithTrajectoryLabel(nn.Module):
+    """``model`` with a fixed per-rollout label appended to every label it is called with."""
+
+    def __init__(self, model: nn.Module, trajectory_label: torch.Tensor):
+        super().__init__()
+        self.model, self.trajectory_label = model, trajectory_label
+
+    def forward(self, context: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        fixed = self.trajectory_label.to(label.dtype)
+        return self.model(context, torch.cat([label, fixed], dim=1))

@@ -9,6 +9,7 @@ from torch import nn
 
 from .config import TrainConfig
 from .device import autocast
+from .labels import WithTrajectoryLabel
 from .methods import Method
 
 
@@ -27,7 +28,8 @@ def rollout(
 
     ``context`` is ``(n, w, C, *spatial)`` in normalised units on the model's device; the result
     is ``(n, n_steps, C, *spatial)``. ``generator`` lives on the same device and supplies all
-    sampling noise (fresh labels for SL), so a fixed seed and batch size give fixed samples.
+    sampling noise (fresh labels for SL, and SL's trajectory labels drawn once per rollout before
+    its first step), so a fixed seed and batch size give fixed samples.
     Under ``config.bf16`` (CUDA) or ``config.cpu_bf16`` the network runs under bf16 autocast,
     as in training; frames are kept in float32 between steps.
     """
@@ -36,10 +38,19 @@ def rollout(
     out = []
     for start in range(0, context.shape[0], batch_size):
         window = context[start : start + batch_size]
+        network = model
+        if config.trajectory_label_dim:
+            fixed = torch.randn(
+                window.shape[0],
+                config.trajectory_label_dim,
+                generator=generator,
+                device=context.device,
+            )
+            network = WithTrajectoryLabel(model, fixed)
         frames = []
         for _ in range(n_steps):
             with precision:
-                nxt = method.step(model, window.flatten(1, 2), generator, config)
+                nxt = method.step(network, window.flatten(1, 2), generator, config)
             nxt = nxt.to(context.dtype)
             frames.append(nxt)
             window = torch.cat([window[:, 1:], nxt[:, None]], dim=1)

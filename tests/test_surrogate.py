@@ -11,12 +11,13 @@ import pytest
 import torch
 
 from slsim.simulators import ConfigError
+from slsim.simulators.config import config_to_dict
 from slsim.surrogate import methods as methods_module
 from slsim.surrogate.backbones import ScaledOutput
 from slsim.surrogate.checkpoint import load_checkpoint, save_checkpoint
-from slsim.surrogate.config import TrainConfig, resolve_train_config
+from slsim.surrogate.config import TrainConfig, defining_fields, resolve_train_config
 from slsim.surrogate.device import autocast, select_device
-from slsim.surrogate.labels import label_table
+from slsim.surrogate.labels import label_table, training_labels
 from slsim.surrogate.methods import get_method
 from slsim.surrogate.methods.base import prediction_base
 from slsim.surrogate.normalization import Normalizer
@@ -324,3 +325,46 @@ def test_asking_for_cuda_without_a_gpu_is_a_config_error():
     assert select_device("auto") == CPU
     with pytest.raises(ConfigError, match="no CUDA GPU"):
         select_device("cuda")
+
+
+def test_trajectory_labels_are_shared_along_a_trajectory_and_extend_the_per_step_labels():
+    n_trajectories, steps = 5, 7
+    table = training_labels(n_trajectories, steps, 4, 3, seed=11)
+    assert table.shape == (n_trajectories * steps, 7)
+    # without trajectory labels the table is the plain one: old runs train bit for bit the same
+    assert torch.equal(training_labels(n_trajectories, steps, 4, 0, 11), label_table(35, 4, 11))
+    assert torch.equal(table[:, :4], label_table(35, 4, 11))
+    per_trajectory = table[:, 4:].reshape(n_trajectories, steps, 3)
+    assert torch.equal(per_trajectory, per_trajectory[:, :1].expand(-1, steps, -1))
+    assert len({tuple(row.tolist()) for row in per_trajectory[:, 0]}) == n_trajectories
+
+
+def test_a_rollout_keeps_its_trajectory_label_and_draws_fresh_step_labels(tmp_path):
+    config = _config(iterations=5, label_dim=2, trajectory_label_dim=3)
+    trainer, _ = _fit(config, TransitionSet(TensorFrames(_random_walk(8, 3)), 1), tmp_path)
+    seen = []
+    original = trainer.model.forward
+
+    def recording(context, label):
+        seen.append(label.clone())
+        return original(context, label)
+
+    trainer.model.forward = recording
+    rollout(trainer.model, get_method("sl"), config, torch.zeros(6, 1, 1), 4, torch.Generator())
+    labels = torch.stack(seen)  # (step, rollout, 2 + 3)
+    assert labels.shape == (4, 6, 5)
+    assert torch.equal(labels[:, :, 2:], labels[:1, :, 2:].expand(4, -1, -1))
+    assert len({tuple(row.tolist()) for row in labels[0, :, 2:]}) == 6
+    assert not torch.equal(labels[0, :, :2], labels[1, :, :2])
+
+
+def test_trajectory_labels_belong_to_stochastic_lifting_only():
+    with pytest.raises(ConfigError, match="trajectory_label_dim"):
+        resolve_train_config("vector", 1, "mse", "smoke", {"trajectory_label_dim": "4"})
+
+
+def test_a_checkpoint_from_before_a_new_setting_resumes_with_its_default():
+    stored = config_to_dict(_config())
+    del stored["trajectory_label_dim"]
+    assert defining_fields(stored) == defining_fields(_config())
+    assert defining_fields(stored) != defining_fields(_config(trajectory_label_dim=2))
