@@ -36,6 +36,16 @@ SIMULATOR = "simulator"
 SURROGATE_PREFIX = "surrogate:"
 REQUIRED_ATTRS = ("slsim_schema", "system", "config", "source", "n_trajectories")
 _CHUNK_TARGET_BYTES = 1 << 18
+#: Trajectories per block when state arrays are read piecewise (normalising, QoIs, novelty).
+TRAJECTORIES_PER_READ = 64
+
+
+def read_blocks(n: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of the blocks of :data:`TRAJECTORIES_PER_READ` covering ``range(n)``."""
+    return [
+        (start, min(start + TRAJECTORIES_PER_READ, n))
+        for start in range(0, n, TRAJECTORIES_PER_READ)
+    ]
 
 
 def ensure_directory(directory: Path) -> Path:

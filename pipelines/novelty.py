@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-#: Training trajectories per read.
-CHUNK = 64
+from .ensemble import read_blocks
 
 
 def flatten_state(arrays: Mapping[str, Any], variables: Sequence[str], n: int) -> np.ndarray:
@@ -39,8 +38,7 @@ def nearest_distances(
     """
     best = {label: np.full(len(rows), np.inf) for label, rows in queries.items()}
     norms = {label: np.einsum("ij,ij->i", rows, rows) for label, rows in queries.items()}
-    for start in range(0, n_pool, CHUNK):
-        stop = min(start + CHUNK, n_pool)
+    for start, stop in read_blocks(n_pool):
         chunk = np.concatenate(
             [
                 np.asarray(pool[name][start:stop], dtype=np.float64).reshape(stop - start, -1)

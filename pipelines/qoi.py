@@ -24,15 +24,13 @@ from typing import Any
 
 import numpy as np
 
+from .ensemble import read_blocks
 from .wasserstein import (
     sliced_wasserstein2_columns,
     unit_directions,
     wasserstein2,
     wasserstein2_columns,
 )
-
-#: Trajectories per chunk when reading state arrays.
-CHUNK = 64
 
 #: extract(state arrays by variable name, number of trajectories, parameters) -> values
 Extractor = Callable[[Mapping[str, Any], int, Mapping[str, Any]], np.ndarray]
@@ -82,9 +80,7 @@ class Metric:
 
 def chunked(array: Any, n: int, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """``fn`` applied to ``array[:n]`` in chunks of trajectories, concatenated."""
-    return np.concatenate(
-        [fn(np.asarray(array[s : min(s + CHUNK, n)])) for s in range(0, n, CHUNK)]
-    )
+    return np.concatenate([fn(np.asarray(array[start:stop])) for start, stop in read_blocks(n)])
 
 
 def first_crossing_time(events: np.ndarray) -> np.ndarray:

@@ -119,7 +119,7 @@ def run_sampling(
                 f"{test_file} was simulated with a different configuration than the training data"
             )
         index = np.arange(n) % test.n_trajectories
-        start = load_frames(test, min(n, test.n_trajectories), context_frames)[index]
+        start = load_frames(test, 0, min(n, test.n_trajectories), context_frames)[index]
         if not np.isfinite(start).all():
             raise UserError(f"{test_file}: the starting frames hold NaN or inf values")
         spec, system_config, n_frames = test.spec, test.config, len(test.time)

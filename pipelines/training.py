@@ -49,7 +49,14 @@ from slsim.surrogate.transitions import (
     stack_frames,
 )
 
-from .ensemble import SIMULATOR, Ensemble, atomic_output, ensure_directory, open_ensemble
+from .ensemble import (
+    SIMULATOR,
+    Ensemble,
+    atomic_output,
+    ensure_directory,
+    open_ensemble,
+    read_blocks,
+)
 from .errors import UserError
 from .validation import make_validator, plot_learning_curve, split_training_file
 
@@ -57,8 +64,6 @@ CHECKPOINT_NAME = "checkpoint.pt"
 #: The checkpoint with the best validation score so far (``validation_score``).
 BEST_CHECKPOINT_NAME = "best.pt"
 DATA_MODES = ("auto", "memory", "stream")
-#: Trajectories per block when reading or normalising (the same in every data mode).
-READ_BLOCK = 64
 
 
 def state_kind(spec: SystemSpec) -> str:
@@ -67,11 +72,13 @@ def state_kind(spec: SystemSpec) -> str:
     return "field" if "x" in dims else "vector"
 
 
-def load_frames(ensemble: Ensemble, n: int, n_frames: int | None = None) -> np.ndarray:
-    """The first n trajectories (first ``n_frames`` frames) as stacked ``(n, T, C, *spatial)``."""
+def load_frames(
+    ensemble: Ensemble, start: int, stop: int, n_frames: int | None = None
+) -> np.ndarray:
+    """Trajectories ``start:stop`` (their first ``n_frames`` frames) as ``(n, T, C, *spatial)``."""
     spec = ensemble.spec
-    arrays = {name: ensemble[name][:n, :n_frames] for name in spec.state_variables}
-    return stack_frames(arrays, spec.state_variables, ensemble.spec.state_dims)
+    arrays = {name: ensemble[name][start:stop, :n_frames] for name in spec.state_variables}
+    return stack_frames(arrays, spec.state_variables, spec.state_dims)
 
 
 def resolve_config(
@@ -90,16 +97,8 @@ def resolve_config(
 
 def fit_normalizer(ensemble: Ensemble, n: int) -> Normalizer:
     """Per-channel statistics of the first n trajectories, read in fixed blocks."""
-    blocks = (
-        load_frames_range(ensemble, s, min(s + READ_BLOCK, n)) for s in range(0, n, READ_BLOCK)
-    )
+    blocks = (load_frames(ensemble, start, stop) for start, stop in read_blocks(n))
     return Normalizer.fit(blocks, channel_axis=CHANNEL_AXIS)
-
-
-def load_frames_range(ensemble: Ensemble, start: int, stop: int) -> np.ndarray:
-    spec = ensemble.spec
-    arrays = {name: ensemble[name][start:stop] for name in spec.state_variables}
-    return stack_frames(arrays, spec.state_variables, ensemble.spec.state_dims)
 
 
 def available_memory() -> int:
@@ -127,10 +126,8 @@ def frame_store(
             ensemble.path, ensemble.spec.state_variables, ensemble.spec.state_dims, n, normalizer
         )
     blocks = [
-        normalizer.encode(
-            torch.from_numpy(load_frames_range(ensemble, s, min(s + READ_BLOCK, n))), CHANNEL_AXIS
-        )
-        for s in range(0, n, READ_BLOCK)
+        normalizer.encode(torch.from_numpy(load_frames(ensemble, start, stop)), CHANNEL_AXIS)
+        for start, stop in read_blocks(n)
     ]
     frames = torch.cat(blocks)
     if device.type == "cuda" and size < torch.cuda.mem_get_info(device)[0] // 2:

@@ -104,11 +104,6 @@ def _require_finite(config: Any) -> None:
                 raise ConfigError(f"parameter '{f.name}' must be a finite number, got {value}")
 
 
-def replace_config(config: C, **changes: Any) -> C:
-    """``dataclasses.replace`` followed by validation."""
-    return build_config(type(config), {**config_to_dict(config), **changes})
-
-
 def config_to_dict(config: Any) -> dict[str, Any]:
     """Plain dict of a config (tuples become lists so that JSON round-trips)."""
     return {

@@ -3,7 +3,7 @@
 Integrated with the BAOAB splitting (Leimkuhler & Matthews 2013): half kick, half drift, an
 exact Ornstein–Uhlenbeck update of v, half drift, half kick. One force evaluation per step,
 like Euler–Maruyama, but stable for the cubic drift where Euler–Maruyama blows up and with
-O(dt²) bias in the invariant measure (reference/numerics-notes a.2; verified in the tests
+O(dt²) bias in the invariant measure (Leimkuhler & Matthews 2013; verified in the tests
 against the exact stationary law p ∝ exp(−(2γ/σ²)(v²/2 + b x⁴/4 − a x²/2))).
 
 Each trajectory draws its initial state from Philox stream 0 and its noise from stream 1,

@@ -8,7 +8,8 @@ where pv_i is the *effective* pore volume φ|Ω_i|(1 − s_wc − s_or), F ≥ 0
 f the fractional flow. With the face flux written once per face (added to one cell, subtracted
 from the other) the scheme conserves water to round-off whatever the step sizes.
 
-Stability (numerics notes c.2): cell i's update is a convex combination of old values when
+Stability (the monotone-scheme argument of LeVeque, *Finite Volume Methods for Hyperbolic
+Problems*, 2002, ch. 6): cell i's update is a convex combination of old values when
 dt_i ≤ pv_i / ((inflow_i + Q_in,i) · L), with L = max f' times a safety factor. Two policies:
 
 * ``global`` — one step size for every cell, the smallest dt_i (listing 8 of Aarnes et al.).

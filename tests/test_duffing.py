@@ -15,7 +15,7 @@ from slsim.simulators.seeding import trajectory_seeds
 from .conftest import assert_within
 
 # E[x²], E[x⁴] of p(x) ∝ exp(−(2γ/σ²)(b x⁴/4 − a x²/2)), from an independent quadrature
-# (reference/numerics-notes.md a.1)
+# (an independent numerical quadrature of the density, tabulated)
 PUBLISHED_MOMENTS = [
     ({"a": 1.0, "b": 1.0, "gamma": 0.5, "sigma": 0.7}, 0.890489, 1.380489),
     ({"a": 1.0, "b": 1.0, "gamma": 0.2, "sigma": 0.5}, 0.931286, 1.556286),

@@ -42,7 +42,7 @@ def medium(n: int, seed: int = 5) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    ("ratio", "measured"),  # numerics notes c.2: max f'(S) for quadratic relperms
+    ("ratio", "measured"),  # max f'(S) for quadratic relperms, measured on a fine grid
     [(0.1, 2.98), (0.5, 2.08), (1.0, 2.00), (2.0, 2.08), (10.0, 2.98), (20.0, 3.77), (100.0, 7.30)],
 )
 def test_max_fractional_flow_slope_matches_the_measured_values(ratio, measured):
@@ -71,8 +71,8 @@ BL_FLUID = Fluid(viscosity_ratio=2.0, s_wc=0.1, s_or=0.15)
 
 
 def buckley_leverett(pore_volume_coordinate: np.ndarray, pvi: float) -> np.ndarray:
-    """Exact 1-D solution (numerics notes c.3): rarefaction x = t f'(S)/(1−s_wc−s_or) behind the
-    Welge shock S_f = 1/√(1+M), s = s_wc ahead of it."""
+    """Exact 1-D solution (Buckley & Leverett 1942, Welge 1952): rarefaction
+    x = t f'(S)/(1−s_wc−s_or) behind the Welge shock S_f = 1/√(1+M), s = s_wc ahead of it."""
     fluid, ratio = BL_FLUID, BL_FLUID.viscosity_ratio
     states = np.linspace(1 / np.sqrt(1 + ratio), 1.0, 4001)
     positions = pvi * fractional_flow_slope(states, ratio) / fluid.mobile_range

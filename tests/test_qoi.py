@@ -139,12 +139,12 @@ def test_per_time_distance_averages_the_generated_frames_only():
 
 
 def test_values_are_the_same_in_chunks_as_whole(monkeypatch):
-    from slsim.pipelines import qoi
+    from slsim.pipelines import ensemble
 
     u = np.random.default_rng(0).normal(size=(150, 6, 4, 4))
     (wim,) = metrics_for("wave", "integrated-mass")
     whole = wim.values({"u": u}, 150)
-    monkeypatch.setattr(qoi, "CHUNK", 7)
+    monkeypatch.setattr(ensemble, "TRAJECTORIES_PER_READ", 7)
     np.testing.assert_array_equal(wim.values({"u": u}, 150), whole)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from slsim.pipelines import novelty
+from slsim.pipelines import ensemble, novelty
 from slsim.pipelines.bootstrap import bootstrap_interval, paired_excess_interval
 from slsim.pipelines.wasserstein import wasserstein2
 
@@ -70,7 +70,7 @@ def test_nearest_distances_match_brute_force_across_chunks(monkeypatch):
     queries = {"q": rng.normal(size=(5, 4 * 9 + 4))}
     flat = novelty.flatten_state(pool, ("u", "v"), 23)
     brute = np.sqrt(((queries["q"][:, None] - flat[None]) ** 2).mean(axis=2)).min(axis=1)
-    monkeypatch.setattr(novelty, "CHUNK", 4)
+    monkeypatch.setattr(ensemble, "TRAJECTORIES_PER_READ", 4)
     got = novelty.nearest_distances(queries, pool, 23, ("u", "v"))["q"]
     np.testing.assert_allclose(got, brute, rtol=1e-10)
 

@@ -1,5 +1,6 @@
-"""Video bi-flow (seed 003, Liu & Ritschel): a joint flow field of next-frame transport and
-denoising, sampled along a characteristic that advances and denoises at once.
+"""Video bi-flow (C. Liu and T. Ritschel, "Generative Video Bi-flow", 2025): a joint flow
+field of next-frame transport and denoising, sampled along a characteristic that advances and
+denoises at once.
 
 Training (eq. 4–5): the bi-linear state ``x_{t,α} = x_0 + t (x_1 − x_0) + α n`` of the current
 frame x_0, the next frame x_1 and noise n ~ N(0, I), with t ~ U(0, 1) and α ~ U(0,

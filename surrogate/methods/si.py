@@ -1,6 +1,7 @@
-"""Stochastic interpolant from the current frame to the next (seed 004), in the forecasting
-form of Chen et al. 2024 ("Probabilistic forecasting with stochastic interpolants and Föllmer
-processes") that the seed's benchmark builds on.
+"""Stochastic interpolant from the current frame to the next, in the forecasting form of Chen
+et al. 2024 ("Probabilistic forecasting with stochastic interpolants and Föllmer processes")
+that "Reframing Generative Models for Physical Systems using Stochastic Interpolants" (2025)
+benchmarks.
 
 Interpolant, for s ∈ [0, 1], x_0 the current frame, x_1 the next one and z ~ N(0, I):
 
