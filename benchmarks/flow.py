@@ -3,7 +3,7 @@
 Times whole trajectories of the default configuration (quarter five-spot to 0.7 PVI, 51
 frames) in one run, medians over trajectories:
 
-* reference — ``flow_reference``: listing-style IMPES, ``spsolve`` every pressure step, a
+* reference — ``simulators/flow/reference.py``: listing-style IMPES, ``spsolve`` every pressure step, a
   sparse upwind matrix product every transport substep, one global CFL step;
 * slsim, global steps — the same scheme (agrees with the reference to round-off), Numba
   transport and the factor-preconditioned CG pressure solver;
@@ -28,8 +28,8 @@ import numpy as np
 
 from slsim.simulators import build_config
 from slsim.simulators.flow import FlowConfig, log_permeability, run_trajectory, simulate
-from slsim.simulators.flow_reference import reference_waterflood
-from slsim.simulators.impes import Wells
+from slsim.simulators.flow.impes import Wells
+from slsim.simulators.flow.reference import reference_waterflood
 from slsim.simulators.seeding import trajectory_seeds
 
 

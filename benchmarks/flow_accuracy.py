@@ -22,7 +22,7 @@ import numpy as np
 
 from slsim.simulators import build_config
 from slsim.simulators.flow import FlowConfig, log_permeability, run_trajectory
-from slsim.simulators.impes import Waterflood, Wells, waterflood
+from slsim.simulators.flow.impes import Waterflood, Wells, waterflood
 from slsim.simulators.seeding import trajectory_seeds
 
 

@@ -21,8 +21,8 @@ import numba
 import numpy as np
 
 from slsim.simulators import build_config
-from slsim.simulators import wave as w
 from slsim.simulators.seeding import trajectory_seeds
+from slsim.simulators.wave import model as w
 
 JAX_DEMO_SECONDS = 3.3  # official JAX demo, per trajectory, 2-core CPU (issue 3 anchor)
 

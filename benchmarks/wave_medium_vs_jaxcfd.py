@@ -8,7 +8,7 @@ Needs jax and jax-cfd, which are not slsim dependencies (use a separate environm
         --write-golden tests/data/wave_medium_jaxcfd.npz
 
 1. Identical noise: for each key, the two white-noise slabs jax-cfd draws (``split`` into two
-   keys, ``normal`` on the grid) are fed to ``slsim.simulators.wave_medium.speed_from_noise``;
+   keys, ``normal`` on the grid) are fed to ``slsim.simulators.wave.medium.speed_from_noise``;
    the official field is built exactly as the demo does (``filtered_velocity_field`` with
    maximum velocity 1, components summed, min–max scaled). Prints the max |difference|.
 2. Ensembles: the official media (jax keys) beside slsim's own media (``wave_speed`` from
@@ -27,9 +27,9 @@ import jax_cfd
 import jax_cfd.base as cfd
 import numpy as np
 
-from slsim.simulators import wave as w
 from slsim.simulators.seeding import trajectory_seeds
-from slsim.simulators.wave_medium import speed_from_noise, wavenumbers
+from slsim.simulators.wave import model as w
+from slsim.simulators.wave.medium import speed_from_noise, wavenumbers
 
 LOG_VARIANCE = 0.25  # jax-cfd's fixed log-variance of the spectrum
 

@@ -1,7 +1,7 @@
 """Self-describing HDF5 ensemble files: schema, atomic writing, reading and validation.
 
 Layout (docs/data-format.md): one float32 dataset per variable, ``(trajectory, time,
-[component | y, x])``, chunked and lzf-compressed; coordinate datasets ``trajectory``,
+[component | y, x])``, chunked and deflate-compressed; coordinate datasets ``trajectory``,
 ``time``, ``component``/``x``/``y`` attached as HDF5 dimension scales so that
 ``xarray.open_dataset(path, engine="h5netcdf")`` names every dimension; simulator files also
 hold each trajectory's ``seed`` and random inputs. Root attributes carry the system, the full
@@ -254,7 +254,11 @@ def _lay_out(handle: h5py.File, spec: SystemSpec, header: EnsembleHeader) -> Non
             shape=shape,
             dtype=var.dtype,
             chunks=chunk_shape(shape, var.dims),
-            compression="lzf",
+            # deflate, not lzf: h5py's lzf leaves its hash table uninitialised, so identical
+            # chunks can compress to different bytes; deflate after shuffle is deterministic,
+            # smaller here and readable by netCDF-C too
+            compression="gzip",
+            compression_opts=1,
             shuffle=True,
             fletcher32=True,  # a checksum per chunk: reading a damaged chunk fails loudly
         )

@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 
 from slsim.simulators import ConfigError, build_config
-from slsim.simulators import duffing as d
 from slsim.simulators.counter_rng import normal_pair, split_key, ziggurat_normals
+from slsim.simulators.duffing import model as d
 from slsim.simulators.seeding import trajectory_seeds
 
 from .conftest import assert_within

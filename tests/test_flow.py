@@ -11,17 +11,17 @@ import pytest
 from slsim.pipelines.ensemble import check_ensemble
 from slsim.pipelines.generation import GenerationJob, generate
 from slsim.simulators import ConfigError, build_config, get_system
-from slsim.simulators import flow as fl
-from slsim.simulators.flow_reference import reference_waterflood
-from slsim.simulators.impes import Fluid, Numerics, Wells, waterflood
-from slsim.simulators.matern import MaternComponent, circulant_embedding
-from slsim.simulators.relperm import (
+from slsim.simulators.flow import model as fl
+from slsim.simulators.flow.impes import Fluid, Numerics, Wells, waterflood
+from slsim.simulators.flow.matern import MaternComponent, circulant_embedding
+from slsim.simulators.flow.reference import reference_waterflood
+from slsim.simulators.flow.relperm import (
     fractional_flow_slope,
     max_fractional_flow_slope,
     total_mobility,
 )
+from slsim.simulators.flow.tpfa import face_fluxes, pressure_matrix, transmissibilities
 from slsim.simulators.seeding import trajectory_seeds
-from slsim.simulators.tpfa import face_fluxes, pressure_matrix, transmissibilities
 
 POLICIES = ["global", "local"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from slsim.simulators.matern import (
+from slsim.simulators.flow.matern import (
     COVARIANCE_TOLERANCE,
     MaternComponent,
     circulant_embedding,

@@ -11,21 +11,21 @@ import numpy as np
 import pytest
 
 from slsim.simulators import ConfigError, build_config
-from slsim.simulators import wave as w
 from slsim.simulators.seeding import trajectory_seeds
-from slsim.simulators.stencils import (
+from slsim.simulators.wave import model as w
+from slsim.simulators.wave.medium import (
+    component_sum,
+    lognormal_density,
+    speed_from_noise,
+    wavenumbers,
+)
+from slsim.simulators.wave.stencils import (
     STENCILS,
     formal_order,
     max_stable_courant,
     stencil,
     symbol,
     taylor_coefficients,
-)
-from slsim.simulators.wave_medium import (
-    component_sum,
-    lognormal_density,
-    speed_from_noise,
-    wavenumbers,
 )
 
 

@@ -4,7 +4,7 @@ Periodic square [0, 2π)², solver grid 256², leapfrog with dt = 4·10⁻³ to 
 zero initial velocity through the first step u¹ = u⁰ + ½ dt² c² Δu⁰, initial condition
 exp(−30 |x − (π, π)|²) for every sample, 64 stored frames at the step indices
 ``linspace(0, 2000, 64).astype(int)``, stored every 4th grid point (64²). The randomness is
-the wave speed (``wave_medium``), drawn from the trajectory's seed.
+the wave speed (``medium``), drawn from the trajectory's seed.
 
 The official code uses a spectral Laplacian; here a 13-point-per-axis finite-difference stencil
 (``stencils.drp13``) in a Numba kernel, float32 by default, which agrees with the spectral
@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from .config import param, require
-from .seeding import trajectory_rng
+from ..config import param, require
+from ..seeding import trajectory_rng
+from ..system import Coordinate, SystemSpec, Variable
+from .medium import speed_from_noise, wavenumbers
 from .stencils import MAX_HALF_WIDTH, STENCILS, max_stable_courant, stencil
-from .system import Coordinate, SystemSpec, Variable
-from .wave_medium import speed_from_noise, wavenumbers
 
 DOMAIN = 2 * math.pi
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from .config import ConfigError, param, require
+from ..config import ConfigError, param, require
+from ..seeding import trajectory_rng
+from ..system import Coordinate, SystemSpec, Variable
 from .impes import TIME_STEPPING, Fluid, Numerics, Waterflood, Wells, waterflood
 from .matern import CirculantEmbedding, MaternComponent, circulant_embedding
-from .seeding import trajectory_rng
-from .system import Coordinate, SystemSpec, Variable
 
 
 @dataclass(frozen=True)

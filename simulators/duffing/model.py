@@ -22,9 +22,9 @@ import numba as nb
 import numpy as np
 from scipy import integrate
 
-from .config import param, require
-from .counter_rng import lane_scratch, normal_pair, normals_lanes, split_key
-from .system import Coordinate, SystemSpec, Variable
+from ..config import param, require
+from ..counter_rng import lane_scratch, normal_pair, normals_lanes, split_key
+from ..system import Coordinate, SystemSpec, Variable
 
 IC_STREAM = 0
 NOISE_STREAM = 1
