@@ -29,7 +29,7 @@ from .errors import UserError
 from .sampling import run_sampling
 from .training import TrainRequest, run_training
 
-DEFAULT_METHODS = ("sl", "ardm", "si", "biflow", "mse")
+DEFAULT_METHODS = ("sl", "ardm", "si", "biflow", "agm", "mse")
 #: (on_start, on_log) callbacks of one training run, or Nones
 TrainCallbacks = tuple[Callable[[TrainConfig, int], None] | None, LogCallback | None]
 DEFAULT_ARDM_STEPS = (5, 10, 20, 40)

@@ -321,7 +321,8 @@ def train(
         str,
         typer.Option(
             help="surrogate method: sl (Stochastic Lifting), mse (deterministic regression), "
-            "ardm (conditional diffusion), si (stochastic interpolant), biflow (bi-flow)"
+            "ardm (conditional diffusion), si (stochastic interpolant), biflow (bi-flow), "
+            "agm (acceleration generative modeling)"
         ),
     ] = "sl",
     preset: Annotated[
@@ -419,8 +420,9 @@ def sample(
     steps: Annotated[
         int | None,
         typer.Option(
-            help="denoising/integration steps K per frame for ardm, si, biflow (network calls "
-            "per frame) [default: the trained config's, else ardm 40, si 10, biflow 20]",
+            help="denoising/integration steps K per frame for ardm, si, biflow, agm (network "
+            "calls per frame) [default: the trained config's, else ardm 40, si 10, biflow 20, "
+            "agm 10]",
             show_default=False,
         ),
     ] = None,
@@ -440,7 +442,7 @@ def sample(
 ) -> None:
     """Roll out a trained surrogate into DATA/<system>/runs/<run>/samples.h5.
 
-    One network call per frame for sl and mse; K calls per frame for ardm, si and biflow
+    One network call per frame for sl and mse; K calls per frame for ardm, si, biflow and agm
     (--steps). The file has the simulator's schema, so every slsim tool and xarray reads it.
     """
     from slsim.surrogate.device import select_device
@@ -758,7 +760,7 @@ def table1(
     n: Annotated[int, typer.Option("--n", help="trajectories sampled per method")] = 128,
     methods: Annotated[
         str, typer.Option(help="comma-separated methods (sl is required: speeds are relative)")
-    ] = "sl,ardm,si,biflow,mse",
+    ] = "sl,ardm,si,biflow,agm,mse",
     ardm_steps: Annotated[
         str, typer.Option(help="comma-separated K at which ardm is sampled")
     ] = "5,10,20,40",

@@ -101,7 +101,7 @@ FIELD_DEFAULTS: dict[str, Any] = {"predict": "frame", "label_dim": 64}
 class TrainConfig:
     """How to train one surrogate; every field can be set with ``--set KEY=VALUE``."""
 
-    method: str = param("sl", "surrogate method: sl, mse, ardm, si, biflow")
+    method: str = param("sl", "surrogate method: sl, mse, ardm, si, biflow, agm")
     backbone: str = param("mlp", "network: mlp for vector states, unet for fields")
     window: int = param(1, "Markov window w: number of past frames the model sees")
     label_dim: int = param(64, "dimension d of the Stochastic Lifting label ξ")
@@ -150,12 +150,15 @@ class TrainConfig:
     compile: bool = param(False, "torch.compile the network on CUDA")
     steps: int = param(
         0,
-        "integration/denoising steps K per frame at sampling (ardm, si, biflow; 0: the method's "
-        "default, ardm 40, si 10, biflow 20)",
+        "integration/denoising steps K per frame at sampling (ardm, si, biflow, agm; 0: the "
+        "method's default, ardm 40, si 10, biflow 20, agm 10)",
     )
     si_noise: float = param(1.0, "σ of the si interpolant's noise σ(1 − s)·W_s and SDE (si)")
     biflow_noise: float = param(
         0.2, "noise ε added to the last frame before bi-flow's joint sampling (biflow)"
+    )
+    agm_noise: float = param(
+        1.0, "g of agm's phase-space bridge dx = v ds, dv = a ds + g dW, in training and sampling"
     )
 
     def validate(self) -> None:
@@ -202,6 +205,7 @@ class TrainConfig:
         require(self.predict != "leapfrog" or self.window >= 2, "predict=leapfrog needs window ≥ 2")
         require(self.steps >= 0, f"steps must be ≥ 0, got {self.steps}")
         require(self.si_noise >= 0, f"si_noise must be ≥ 0, got {self.si_noise}")
+        require(self.agm_noise >= 0, f"agm_noise must be ≥ 0, got {self.agm_noise}")
         require(
             0 <= self.biflow_noise <= MAX_TRAIN_NOISE,
             f"biflow_noise must be in [0, {MAX_TRAIN_NOISE}] (the noise bi-flow trains on), "

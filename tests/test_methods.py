@@ -1,4 +1,4 @@
-"""The baselines (ardm, si, biflow) beside sl and mse on CPU: training on both backbones,
+"""The baselines (ardm, si, biflow, agm) beside sl and mse on CPU: training on both backbones,
 network calls per frame, seeded sampling, and a two-mode transition with a known answer."""
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from .conftest import assert_training_resumes_exactly
 
 CPU = torch.device("cpu")
 IDENTITY = Normalizer(np.zeros(1, np.float32), np.ones(1, np.float32))
-METHODS = ("sl", "mse", "ardm", "si", "biflow")
-BASELINES = ("ardm", "si", "biflow")
-DEFAULT_STEPS = {"ardm": 40, "si": 10, "biflow": 20}
+METHODS = ("sl", "mse", "ardm", "si", "biflow", "agm")
+BASELINES = ("ardm", "si", "biflow", "agm")
+DEFAULT_STEPS = {"ardm": 40, "si": 10, "biflow": 20, "agm": 10}
 
 
 def _config(kind: str, method: str, **changes) -> TrainConfig:
@@ -119,6 +119,8 @@ def test_sampling_settings_are_validated():
         _config_from_strings(biflow_noise="0.9")
     with pytest.raises(ConfigError, match="si_noise must be ≥ 0"):
         _config_from_strings(si_noise="-0.1")
+    with pytest.raises(ConfigError, match="agm_noise must be ≥ 0"):
+        _config_from_strings(agm_noise="-0.1")
 
 
 def _config_from_strings(**overrides: str) -> TrainConfig:
@@ -138,8 +140,10 @@ def two_mode_runs(tmp_path_factory):
     frames = torch.stack([start, start + torch.tensor(MEANS)[side] + coin], dim=1)[:, :, None]
     data = TransitionSet(TensorFrames(frames), 1)
     runs = {}
-    # bi-flow learns slowest: its noise target is unpredictable at small α
-    for method, iterations in {"mse": 300, "ardm": 1000, "si": 1000, "biflow": 2500}.items():
+    # bi-flow learns slowest: its noise target is unpredictable at small α; agm's estimate of
+    # x_1 from (x_s, v_s) needed 2000 steps to weigh the two modes evenly
+    budgets = {"mse": 300, "ardm": 1000, "si": 1000, "biflow": 2500, "agm": 2000}
+    for method, iterations in budgets.items():
         config = _config(
             "vector", method, iterations=iterations, width=64, depth=3, lr=3e-3, batch_size=128
         )
@@ -175,6 +179,91 @@ def test_mse_collapses_each_transition_to_its_mean(two_mode_runs):
         jumps = _jumps(two_mode_runs, "mse", start)
         assert float(jumps.std()) < 1e-3
         assert abs(float(jumps.mean()) - mean) < 0.15
+
+
+def test_agm_bridge_is_the_law_of_the_pinned_momentum_sde():
+    """The closed-form bridge from (x, v) at t = 0.2 has the moments of dx = v ds,
+    dv = a* ds + g dW with the paper's a* = g²P11 ((y − x)/(1 − s) − v), g²P11 = 3/(1 − s),
+    simulated by fine Euler–Maruyama, and pins x to y as s → 1."""
+    from slsim.surrogate.methods.agm import bridge
+
+    generator = torch.Generator().manual_seed(0)
+    n, g, start, x_start, v_start, y = 40_000, 1.3, 0.2, 0.4, -0.5, 0.7
+    checks, grid = (0.5, 0.9, 0.99), 4000
+    x, v = torch.full((n,), x_start), torch.full((n,), v_start)
+    h, simulated = (1 - start) / grid, {}
+    for i in range(grid):
+        s = start + i * h
+        acceleration = 3 / (1 - s) * ((y - x) / (1 - s) - v)
+        x, v = x + h * v, v + h * acceleration + g * h**0.5 * torch.randn(n, generator=generator)
+        simulated.update({c: (x, v) for c in checks if abs(start + (i + 1) * h - c) < h / 2})
+
+    def closed_form(s: float) -> tuple[torch.Tensor, torch.Tensor]:
+        times = (torch.full((n,), start), torch.full((n,), s))
+        noise = (torch.randn(n, generator=generator) for _ in range(2))
+        full = torch.full((n,), x_start), torch.full((n,), v_start), torch.full((n,), y)
+        return bridge(*full, *times, g, *noise)
+
+    for s, (sim_x, sim_v) in simulated.items():
+        exact_x, exact_v = closed_form(s)
+        for sim, exact in ((sim_x, exact_x), (sim_v, exact_v)):
+            assert abs(float(sim.mean() - exact.mean())) < 0.02 * float(exact.std()) + 2e-3, s
+            assert abs(float(sim.std() / exact.std()) - 1) < 0.03, s
+        sim_corr = torch.corrcoef(torch.stack([sim_x, sim_v]))[0, 1]
+        exact_corr = torch.corrcoef(torch.stack([exact_x, exact_v]))[0, 1]
+        assert abs(float(sim_corr - exact_corr)) < 0.03, s
+    pinned_x, _ = closed_form(1 - 1e-6)
+    assert float((pinned_x - y).abs().max()) < 1e-4
+
+
+#: A two-point law of x_1 with unequal weights, for AGM's sampler with an exact network.
+POINTS, WEIGHTS = (-1.0, 2.0), (0.7, 0.3)
+
+
+class TwoPointMean(torch.nn.Module):
+    """The Bayes-optimal AGM network for the law (POINTS, WEIGHTS): E[x_1 | x_s, v_s], from the
+    reference process dx = v ds, dv = g dW with m_0 ~ N(0, I) and x_1 drawn independently; the
+    time s is read back from the first sine and cosine of its Fourier embedding."""
+
+    def __init__(self, g: float):
+        super().__init__()
+        self.g = g
+
+    def forward(self, inputs: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        s = float(torch.atan2(cond[0, 0], cond[0, cond.shape[1] // 2]))
+        # covariance of (x_s, v_s, x_1) given m_0, and how m_0 enters their means
+        reference = self.g**2 * torch.tensor(
+            [
+                [s**3 / 3, s**2 / 2, s**2 / 2 - s**3 / 6],
+                [s**2 / 2, s, s - s**2 / 2],
+                [s**2 / 2 - s**3 / 6, s - s**2 / 2, 1 / 3],
+            ],
+            dtype=torch.float64,
+        )
+        coasting = torch.tensor([[1.0, s], [0.0, 1.0], [1.0, 1.0]], dtype=torch.float64)
+        gain = reference[:2, 2:] / reference[2, 2]
+        spread = coasting[:2] - gain @ coasting[2:]
+        cov = reference[:2, :2] - gain @ reference[2:, :2] + spread @ spread.T
+        points = torch.tensor(POINTS, dtype=torch.float64)
+        miss = inputs[:, 1:3, None].double() - gain[None] * points[None, None]
+        weights = torch.tensor(WEIGHTS, dtype=torch.float64).log()
+        log_p = weights - 0.5 * (miss * torch.linalg.solve(cov, miss)).sum(1)
+        return (torch.softmax(log_p, dim=1) @ points)[:, None].float()
+
+
+def test_agm_sampling_hop_with_the_exact_network_recovers_the_law():
+    """Fed the exact E[x_1 | m_s], 40 bridge steps end in hops that land on the two points with
+    their weights (the bias of holding the estimate over a step shrinks with K)."""
+    config = _config("vector", "agm", steps=40)
+    out = get_method("agm").step(
+        TwoPointMean(config.agm_noise),
+        torch.zeros(20_000, 1),
+        torch.Generator().manual_seed(0),
+        config,
+    )[:, 0]
+    near = [float(((out - p).abs() < 0.1).float().mean()) for p in POINTS]
+    assert sum(near) > 0.99, near
+    assert abs(near[0] - WEIGHTS[0]) < 0.02, near
 
 
 def test_ddp_ranks_draw_independent_but_reproducible_training_noise():

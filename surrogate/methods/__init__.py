@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from slsim.simulators.config import ConfigError
 
-from . import ardm, biflow, mse, si, sl
+from . import agm, ardm, biflow, mse, si, sl
 from .base import Method
 
 METHODS: dict[str, Method] = {
-    m.name: m for m in (sl.METHOD, mse.METHOD, ardm.METHOD, si.METHOD, biflow.METHOD)
+    m.name: m for m in (sl.METHOD, mse.METHOD, ardm.METHOD, si.METHOD, biflow.METHOD, agm.METHOD)
 }
 
 
