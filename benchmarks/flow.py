@@ -3,8 +3,8 @@
 Times whole trajectories of the default configuration (quarter five-spot to 0.7 PVI, 51
 frames) in one run, medians over trajectories:
 
-* reference — ``simulators/flow/reference.py``: listing-style IMPES, ``spsolve`` every pressure step, a
-  sparse upwind matrix product every transport substep, one global CFL step;
+* reference — ``simulators/flow/reference.py``: listing-style IMPES, ``spsolve`` every pressure
+  step, a sparse upwind matrix product every transport substep, one global CFL step;
 * slsim, global steps — the same scheme (agrees with the reference to round-off), Numba
   transport and the factor-preconditioned CG pressure solver;
 * slsim, default — the same with local time stepping (more accurate, see docs/flow.md);

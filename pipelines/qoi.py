@@ -24,6 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from slsim.simulators import get_system
+from slsim.simulators.system import landmark_cell
+
 from .ensemble import read_blocks
 from .wasserstein import (
     sliced_wasserstein2_columns,
@@ -148,9 +151,17 @@ def _mean_abs(variable: str) -> Extractor:
 # --- flow ------------------------------------------------------------------------------------
 
 
-def production_corner(saturation: np.ndarray, cells: int) -> np.ndarray:
-    """Mean saturation of the ``cells × cells`` block at the producer (bottom-right)."""
-    return saturation[..., -cells:, -cells:].mean(axis=(-2, -1))
+def production_block(
+    saturation: np.ndarray, cells: int, producer: tuple[float, float] | None = None
+) -> np.ndarray:
+    """Mean saturation of the ``cells × cells`` block around the producer cell (kept inside the
+    grid), the producer's position taken from the flow system's landmarks unless given."""
+    position = get_system("flow").landmarks["producer"] if producer is None else producer
+    shape = saturation.shape[-2:]
+    row, column = landmark_cell(position, shape)
+    top = min(max(row - cells // 2, 0), shape[0] - cells)
+    left = min(max(column - cells // 2, 0), shape[1] - cells)
+    return saturation[..., top : top + cells, left : left + cells].mean(axis=(-2, -1))
 
 
 def _flow_breakthrough(arrays: Mapping[str, Any], n: int, params: Mapping[str, Any]) -> np.ndarray:
@@ -160,7 +171,7 @@ def _flow_breakthrough(arrays: Mapping[str, Any], n: int, params: Mapping[str, A
     return chunked(
         arrays["saturation"],
         n,
-        lambda s: first_crossing_time(production_corner(s.astype(np.float64), cells) > threshold),
+        lambda s: first_crossing_time(production_block(s.astype(np.float64), cells) > threshold),
     )
 
 

@@ -66,12 +66,6 @@ BEST_CHECKPOINT_NAME = "best.pt"
 DATA_MODES = ("auto", "memory", "stream")
 
 
-def state_kind(spec: SystemSpec) -> str:
-    """``vector`` for low-dimensional states, ``field`` for gridded ones."""
-    dims = spec.variable(spec.state_variables[0]).dims
-    return "field" if "x" in dims else "vector"
-
-
 def load_frames(
     ensemble: Ensemble, start: int, stop: int, n_frames: int | None = None
 ) -> np.ndarray:
@@ -86,7 +80,7 @@ def resolve_config(
 ) -> TrainConfig:
     """The training configuration for ``spec``'s system (needs no data file)."""
     return resolve_train_config(
-        state_kind(spec),
+        spec.state_kind,
         spec.markov_window,
         method,
         preset,

@@ -14,6 +14,13 @@ from typing import Any
 
 import numpy as np
 
+STATE_KINDS = ("vector", "field")
+
+
+def landmark_cell(position: tuple[float, float], shape: tuple[int, int]) -> tuple[int, int]:
+    """The (row, column) cell of a grid of ``shape`` at fractional ``position``."""
+    return tuple(round(f * (n - 1)) for f, n in zip(position, shape, strict=True))
+
 
 @dataclass(frozen=True)
 class Variable:
@@ -57,11 +64,20 @@ class SystemSpec:
     default_shard_size: int
     #: Markov window (number of past frames) a surrogate conditions on by default.
     markov_window: int
+    #: ``vector`` (a few numbers per frame: an MLP) or ``field`` (gridded frames: a UNet).
+    state_kind: str
     #: Surrogate training settings this system needs (e.g. circular padding on a torus).
     training_defaults: Mapping[str, Any] = field(default_factory=dict)
     #: ``branch(config, states, frames, seeds)``: continue from stored states, one trajectory
     #: per seed — only for systems whose stored state is complete (the conditional-law check).
     branch: Callable[[Any, np.ndarray, int, np.ndarray], np.ndarray] | None = None
+    #: Named places of the domain as (row, column) fractions in [0, 1], row 0 at the top (e.g.
+    #: the flow system's wells), for QoIs that look there.
+    landmarks: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.state_kind not in STATE_KINDS:
+            raise ValueError(f"state_kind must be one of {STATE_KINDS}, got {self.state_kind!r}")
 
     def variable(self, name: str) -> Variable:
         for var in self.variables:

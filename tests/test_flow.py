@@ -385,3 +385,21 @@ def test_shard_count_does_not_change_the_file_contents(tmp_path):
 def test_invalid_configurations_are_refused_with_a_clear_message(overrides, message):
     with pytest.raises(ConfigError, match=message):
         build_config(fl.FlowConfig, overrides)
+
+
+def test_the_wells_are_where_the_system_declares_them(monkeypatch):
+    """Moving the producer (a landmark of the system) moves it in the solver and in the QoI."""
+    from slsim.pipelines.qoi import metrics_for
+
+    assert get_system("flow").landmarks is fl.WELLS
+    monkeypatch.setitem(fl.WELLS, "producer", (0.0, 1.0))  # top-right instead of bottom-right
+    config = small(t_end=1.5)
+    out = fl.simulate(config, trajectory_seeds(0, "train", 0, 2))
+    pressure, saturation = out["pressure"], out["saturation"]
+    # p is relative to the producer: zero there (to solver round-off), not at the old corner
+    assert np.abs(pressure[:, 1:, 0, -1]).max() < 1e-9 * np.abs(pressure).max()
+    assert np.abs(pressure[:, 1:, -1, -1]).min() > 1e-3 * np.abs(pressure).max()
+    assert saturation[:, -1, 0, -1].min() > 0.1  # water has reached it
+    assert saturation[:, -1, -1, -1].max() < saturation[:, -1, 0, -1].min()
+    (wct,) = metrics_for("flow", "crossing-time")
+    assert np.all(wct.values({"saturation": saturation}, 2, corner_cells=1) < 1.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from slsim.pipelines.qoi import Metric, first_crossing_time, metrics_for
+from slsim.pipelines.qoi import Metric, first_crossing_time, metrics_for, production_block
 from slsim.simulators.flow import block_mean
 
 
@@ -151,3 +151,11 @@ def test_values_are_the_same_in_chunks_as_whole(monkeypatch):
 def test_unknown_qoi_for_a_system_gives_no_metrics():
     assert metrics_for("duffing", "integrated-mass") == ()
     assert [m.name for m in metrics_for("duffing")] == ["SW2", "WCT"]
+
+
+def test_the_production_block_sits_at_the_producer_and_stays_inside_the_grid():
+    s = np.arange(36, dtype=float).reshape(6, 6)
+    assert production_block(s, 3, (1.0, 1.0)) == s[3:, 3:].mean()
+    assert production_block(s, 1, (1.0, 1.0)) == s[5, 5]
+    assert production_block(s, 3, (0.0, 1.0)) == s[:3, 3:].mean()
+    assert production_block(s, 3, (0.5, 0.5)) == s[1:4, 1:4].mean()  # centred on cell (2, 2)

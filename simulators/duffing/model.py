@@ -262,5 +262,6 @@ SYSTEM = SystemSpec(
     default_n_test=10_000,
     default_shard_size=10_000,
     markov_window=1,
+    state_kind="vector",
     branch=branch,
 )

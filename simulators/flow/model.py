@@ -21,7 +21,7 @@ import numpy as np
 
 from ..config import ConfigError, param, require
 from ..seeding import trajectory_rng
-from ..system import Coordinate, SystemSpec, Variable
+from ..system import Coordinate, SystemSpec, Variable, landmark_cell
 from .impes import TIME_STEPPING, Fluid, Numerics, Waterflood, Wells, waterflood
 from .matern import CirculantEmbedding, MaternComponent, circulant_embedding
 
@@ -134,6 +134,17 @@ def log_permeability(config: FlowConfig, seed: int) -> np.ndarray:
     return config.log_k_mean + embedding(config).sample(trajectory_rng(seed))
 
 
+#: The quarter five-spot: injector at the top-left cell, producer at the bottom-right one, as
+#: (row, column) fractions of the domain (``SystemSpec.landmarks``, used by the QoIs too).
+WELLS = {"injector": (0.0, 0.0), "producer": (1.0, 1.0)}
+
+
+def flat_index(position: tuple[float, float], n: int) -> int:
+    """Row-major index of the cell at fractional ``position`` of an ``n × n`` grid."""
+    row, column = landmark_cell(position, (n, n))
+    return row * n + column
+
+
 def run_trajectory(config: FlowConfig, log_k: np.ndarray) -> Waterflood:
     """The waterflood through ln K in float64, with the injected/produced volumes and solver
     statistics."""
@@ -145,7 +156,11 @@ def run_trajectory(config: FlowConfig, log_k: np.ndarray) -> Waterflood:
         (config.spacing, config.spacing),
         config.porosity,
         config.fluid,
-        Wells(injector=0, producer=n * n - 1, rate=config.injection_rate),
+        Wells(
+            injector=flat_index(WELLS["injector"], n),
+            producer=flat_index(WELLS["producer"], n),
+            rate=config.injection_rate,
+        ),
         frames,
         config.numerics,
     )
@@ -233,6 +248,8 @@ SYSTEM = SystemSpec(
     default_n_test=512,
     default_shard_size=50,
     markov_window=3,
+    state_kind="field",
+    landmarks=WELLS,
     # the wells sit at fixed corners of a bounded domain: the network must know where it is
     training_defaults={"coordinate_channels": True},
 )

@@ -306,5 +306,6 @@ SYSTEM = SystemSpec(
     default_n_test=512,
     default_shard_size=32,
     markov_window=3,
+    state_kind="field",
     training_defaults={"padding": "circular"},  # the domain is a torus
 )
