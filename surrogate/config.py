@@ -101,7 +101,7 @@ FIELD_DEFAULTS: dict[str, Any] = {"predict": "frame", "label_dim": 64}
 class TrainConfig:
     """How to train one surrogate; every field can be set with ``--set KEY=VALUE``."""
 
-    method: str = param("sl", "surrogate method: sl, mse, ardm, si, biflow, agm")
+    method: str = param("sl", "surrogate method, by its name in METHODS (see slsim train --help)")
     backbone: str = param("mlp", "network: mlp for vector states, unet for fields")
     window: int = param(1, "Markov window w: number of past frames the model sees")
     label_dim: int = param(64, "dimension d of the Stochastic Lifting label ξ")
@@ -150,8 +150,8 @@ class TrainConfig:
     compile: bool = param(False, "torch.compile the network on CUDA")
     steps: int = param(
         0,
-        "integration/denoising steps K per frame at sampling (ardm, si, biflow, agm; 0: the "
-        "method's default, ardm 40, si 10, biflow 20, agm 10)",
+        "integration/denoising steps K per frame at sampling, for the methods that take "
+        "sub-steps (0: the method's default; slsim sample --help lists both)",
     )
     si_noise: float = param(1.0, "σ of the si interpolant's noise σ(1 − s)·W_s and SDE (si)")
     biflow_noise: float = param(

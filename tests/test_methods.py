@@ -1,5 +1,6 @@
-"""The baselines (ardm, si, biflow, agm) beside sl and mse on CPU: training on both backbones,
-network calls per frame, seeded sampling, and a two-mode transition with a known answer."""
+"""Every registered method on CPU, and the baselines (the multi-step methods: ardm, si, biflow,
+agm) beside sl and mse: training on both backbones, network calls per frame, seeded sampling,
+and a two-mode transition with a known answer."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import torch
 
 from slsim.simulators import ConfigError
 from slsim.surrogate.config import TrainConfig, resolve_train_config
-from slsim.surrogate.methods import get_method
+from slsim.surrogate.methods import METHODS, get_method
 from slsim.surrogate.normalization import Normalizer
 from slsim.surrogate.sampling import rollout
 from slsim.surrogate.training import Trainer, build_model, train
@@ -21,9 +22,8 @@ from .conftest import assert_training_resumes_exactly
 
 CPU = torch.device("cpu")
 IDENTITY = Normalizer(np.zeros(1, np.float32), np.ones(1, np.float32))
-METHODS = ("sl", "mse", "ardm", "si", "biflow", "agm")
-BASELINES = ("ardm", "si", "biflow", "agm")
-DEFAULT_STEPS = {"ardm": 40, "si": 10, "biflow": 20, "agm": 10}
+#: The methods that take K sub-steps per frame, as the registry declares them.
+BASELINES = [name for name, method in METHODS.items() if method.default_steps is not None]
 
 
 def _config(kind: str, method: str, **changes) -> TrainConfig:
@@ -48,7 +48,7 @@ def _counting(model: torch.nn.Module) -> list[int]:
 
 
 @pytest.mark.parametrize("kind", ["vector", "field"])
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", list(METHODS))
 def test_every_method_learns_and_samples_reproducibly(kind, method, tmp_path):
     frames = _drifting_frames(kind)
     data = TransitionSet(TensorFrames(frames), 1 if kind == "vector" else 2)
@@ -100,11 +100,18 @@ def test_each_frame_costs_exactly_k_network_calls(method, k):
 def test_steps_zero_means_the_method_default(method):
     config = _config("vector", method)
     assert config.steps == 0
-    assert get_method(method).calls_per_step(config) == DEFAULT_STEPS[method]
+    default = get_method(method).default_steps
+    assert get_method(method).calls_per_step(config) == default
     model = build_model(config, (1,))
     calls = _counting(model)
     rollout(model, get_method(method), config, torch.zeros(2, 1, 1), 1, torch.Generator())
-    assert len(calls) == DEFAULT_STEPS[method]
+    assert len(calls) == default
+
+
+def test_one_call_methods_take_one_call_whatever_the_steps():
+    for name, method in METHODS.items():
+        if method.default_steps is None:
+            assert method.calls_per_step(_config("vector", name, steps=7)) == 1, name
 
 
 def test_biflow_predicts_two_fields_per_frame():
@@ -140,10 +147,12 @@ def two_mode_runs(tmp_path_factory):
     frames = torch.stack([start, start + torch.tensor(MEANS)[side] + coin], dim=1)[:, :, None]
     data = TransitionSet(TensorFrames(frames), 1)
     runs = {}
-    # bi-flow learns slowest: its noise target is unpredictable at small α; agm's estimate of
-    # x_1 from (x_s, v_s) needed 2000 steps to weigh the two modes evenly
-    budgets = {"mse": 300, "ardm": 1000, "si": 1000, "biflow": 2500, "agm": 2000}
-    for method, iterations in budgets.items():
+    # 1000 iterations unless listed; bi-flow learns slowest: its noise target is unpredictable at
+    # small α; agm's estimate of x_1 from (x_s, v_s) needed 2000 steps to weigh the two modes
+    # evenly
+    budgets = {"mse": 300, "biflow": 2500, "agm": 2000}
+    for method in ("mse", *BASELINES):
+        iterations = budgets.get(method, 1000)
         config = _config(
             "vector", method, iterations=iterations, width=64, depth=3, lr=3e-3, batch_size=128
         )

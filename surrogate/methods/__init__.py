@@ -7,8 +7,9 @@ from slsim.simulators.config import ConfigError
 from . import agm, ardm, biflow, mse, si, sl
 from .base import Method
 
+#: In the order of help texts and of the benchmark table: SL, the baselines, MSE.
 METHODS: dict[str, Method] = {
-    m.name: m for m in (sl.METHOD, mse.METHOD, ardm.METHOD, si.METHOD, biflow.METHOD, agm.METHOD)
+    m.name: m for m in (sl.METHOD, ardm.METHOD, si.METHOD, biflow.METHOD, agm.METHOD, mse.METHOD)
 }
 
 

@@ -59,16 +59,13 @@ from .base import (
     broadcast,
     fourier_embedding,
     prediction_base,
-    steps_or_default,
+    sampling_steps,
     training_noise,
     training_times,
 )
 
 #: Network calls per frame when ``config.steps`` is 0.
 DEFAULT_STEPS = 10
-
-
-sampling_steps = steps_or_default(DEFAULT_STEPS)
 
 
 def bridge(
@@ -139,7 +136,7 @@ def step(
         return torch.randn(shape, generator=generator, device=context.device, dtype=context.dtype)
 
     x, v = normal(), normal()
-    times = call_times(sampling_steps(config))
+    times = call_times(sampling_steps(config, DEFAULT_STEPS))
     for k, now in enumerate(times):
         s = torch.full((shape[0],), now, device=x.device, dtype=x.dtype)
         hop = _hop(model, context, x, v, s)
@@ -157,5 +154,5 @@ METHOD = Method(
     cond_dim=lambda config: TIME_EMBEDDING_DIM,
     loss=loss,
     step=step,
-    calls_per_step=sampling_steps,
+    default_steps=DEFAULT_STEPS,
 )

@@ -34,7 +34,7 @@ from .base import (
     broadcast,
     fourier_embedding,
     prediction_base,
-    steps_or_default,
+    sampling_steps,
     training_noise,
     training_times,
 )
@@ -43,9 +43,6 @@ from .base import (
 DEFAULT_STEPS = 40
 #: Offset of the cosine schedule that keeps the noise level from vanishing too fast near s = 0.
 COSINE_OFFSET = 0.008
-
-
-sampling_steps = steps_or_default(DEFAULT_STEPS)
 
 
 def _angle(s: torch.Tensor | float) -> torch.Tensor | float:
@@ -93,7 +90,7 @@ def step(
     channels = context.shape[1] // config.window
     shape = (context.shape[0], channels, *context.shape[2:])
     z = torch.randn(shape, generator=generator, device=context.device, dtype=context.dtype)
-    k_steps = sampling_steps(config)
+    k_steps = sampling_steps(config, DEFAULT_STEPS)
     for k in range(k_steps, 0, -1):
         s = torch.full((shape[0],), k / k_steps, device=z.device, dtype=z.dtype)
         alpha, sigma = (broadcast(c, z) for c in schedule(s))
@@ -113,5 +110,5 @@ METHOD = Method(
     cond_dim=lambda config: TIME_EMBEDDING_DIM,
     loss=loss,
     step=step,
-    calls_per_step=sampling_steps,
+    default_steps=DEFAULT_STEPS,
 )

@@ -31,12 +31,17 @@ class Method:
     cond_dim: Callable[[object], int]
     loss: LossFn
     step: StepFn
-    #: Network evaluations per generated frame, given the config.
-    calls_per_step: Callable[[object], int]
+    #: Sub-steps K per generated frame, one network call each, when ``config.steps`` is 0
+    #: (None: one call per frame, and ``steps`` does not apply).
+    default_steps: int | None = None
     #: Output fields of C channels each (e.g. bi-flow's next-frame flow and denoising field).
     output_frames: int = 1
     #: The network's output is the step x_{t+1} − base itself, so ``standardise`` scales it.
     predicts_step: bool = False
+
+    def calls_per_step(self, config) -> int:
+        """Network evaluations per generated frame: 1, or K of a multi-step method."""
+        return 1 if self.default_steps is None else sampling_steps(config, self.default_steps)
 
     def standardised(self, config) -> bool:
         """Whether ``config.standardise`` applies to this method's network."""
@@ -67,14 +72,10 @@ def with_base(
     return prediction_base(context, frame_channels, predict) + output
 
 
-def steps_or_default(default: int) -> Callable[[object], int]:
-    """``calls_per_step`` of a multi-step method: ``config.steps`` network calls per frame,
-    or ``default`` when it is 0."""
-
-    def sampling_steps(config) -> int:
-        return config.steps or default
-
-    return sampling_steps
+def sampling_steps(config, default: int) -> int:
+    """Sub-steps K per frame of a multi-step method: ``config.steps``, or ``default`` when it
+    is 0."""
+    return config.steps or default
 
 
 #: Size of the conditioning vector that carries a diffusion/interpolation time.

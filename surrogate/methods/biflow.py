@@ -34,7 +34,7 @@ from .base import (
     Method,
     broadcast,
     fourier_embedding,
-    steps_or_default,
+    sampling_steps,
     training_noise,
     training_times,
 )
@@ -46,9 +46,6 @@ DEFAULT_STEPS = 20
 #: sampler never queries only cost capacity (U(0, 1) needed ~2.5× the iterations to recover
 #: both modes of the two-mode test problem).
 MAX_TRAIN_NOISE = 0.5
-
-
-sampling_steps = steps_or_default(DEFAULT_STEPS)
 
 
 def _fields(
@@ -93,7 +90,7 @@ def step(
     eps = config.biflow_noise
     n = torch.randn(current.shape, generator=generator, device=current.device, dtype=current.dtype)
     state = current + eps * n
-    k_steps = sampling_steps(config)
+    k_steps = sampling_steps(config, DEFAULT_STEPS)
     h = 1 / k_steps
     for k in range(k_steps):
         t = torch.full((state.shape[0],), k * h, device=state.device, dtype=state.dtype)
@@ -110,6 +107,6 @@ METHOD = Method(
     cond_dim=lambda config: TIME_EMBEDDING_DIM,
     loss=loss,
     step=step,
-    calls_per_step=sampling_steps,
+    default_steps=DEFAULT_STEPS,
     output_frames=2,
 )

@@ -40,6 +40,5 @@ METHOD = Method(
     cond_dim=lambda config: 0,
     loss=loss,
     step=step,
-    calls_per_step=lambda config: 1,
     predicts_step=True,
 )

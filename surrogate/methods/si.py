@@ -38,16 +38,13 @@ from .base import (
     Method,
     broadcast,
     fourier_embedding,
-    steps_or_default,
+    sampling_steps,
     training_noise,
     training_times,
 )
 
 #: Euler–Maruyama steps per frame when ``config.steps`` is 0.
 DEFAULT_STEPS = 10
-
-
-sampling_steps = steps_or_default(DEFAULT_STEPS)
 
 
 def _drift(
@@ -82,7 +79,7 @@ def step(
 ) -> torch.Tensor:
     channels = context.shape[1] // config.window
     state = context[:, -channels:]
-    k_steps = sampling_steps(config)
+    k_steps = sampling_steps(config, DEFAULT_STEPS)
     h = 1 / k_steps
     for k in range(k_steps):
         s = torch.full((state.shape[0],), k * h, device=state.device, dtype=state.dtype)
@@ -100,5 +97,5 @@ METHOD = Method(
     cond_dim=lambda config: TIME_EMBEDDING_DIM,
     loss=loss,
     step=step,
-    calls_per_step=sampling_steps,
+    default_steps=DEFAULT_STEPS,
 )

@@ -42,6 +42,5 @@ METHOD = Method(
     cond_dim=lambda config: config.label_dim + config.trajectory_label_dim,
     loss=loss,
     step=step,
-    calls_per_step=lambda config: 1,
     predicts_step=True,
 )
