@@ -14,25 +14,66 @@ import csv
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
+from slsim.simulators import get_system
 from slsim.surrogate.config import TrainConfig
+from slsim.surrogate.methods import METHODS
 from slsim.surrogate.training import LogCallback
 
 from . import layout
 from .compare import Comparison, Options, compare, write_tables
-from .ensemble import atomic_output, open_ensemble
-from .errors import UserError
+from .ensemble import atomic_output, open_ensemble, open_generated
+from .errors import UserError, require_positive
 from .sampling import run_sampling
 from .training import TrainRequest, run_training
 
-DEFAULT_METHODS = ("sl", "ardm", "si", "biflow", "agm", "mse")
 #: (on_start, on_log) callbacks of one training run, or Nones
 TrainCallbacks = tuple[Callable[[TrainConfig, int], None] | None, LogCallback | None]
-DEFAULT_ARDM_STEPS = (5, 10, 20, 40)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Table1Request:
+    """``slsim benchmark table1``: every method trained with ``preset`` on ``system``'s data,
+    sampled ``n`` times, ardm once per K of ``ardm_steps``."""
+
+    system: str
+    data_dir: Path | None = None
+    preset: str = "fast"
+    #: ``--set`` overrides of every method's training configuration.
+    overrides: dict[str, str] = field(default_factory=dict)
+    n: int = 128
+    device: torch.device
+    #: Every registered method, SL first (speeds are relative to it) and MSE last.
+    methods: tuple[str, ...] = field(default_factory=lambda: tuple(METHODS))
+    ardm_steps: tuple[int, ...] = (5, 10, 20, 40)
+    bootstrap: int = 100
+    #: The report directory (None: DATA/<system>/reports/table1).
+    out_dir: Path | None = None
+
+
+def parse_steps(text: str) -> tuple[int, ...]:
+    """``--ardm-steps`` as integers: ``5,10,20,40``."""
+    try:
+        return tuple(int(k) for k in text.split(","))
+    except ValueError:
+        raise UserError(f"--ardm-steps expects integers like 5,10,20,40, got '{text}'") from None
+
+
+def check_request(request: Table1Request) -> None:
+    """Refuse an unknown system or method, bad sizes, or a table without SL."""
+    get_system(request.system)
+    require_positive("--n", request.n)
+    for method in request.methods:
+        if method not in METHODS:
+            raise UserError(f"unknown method '{method}' (known: {', '.join(METHODS)})")
+    if min(request.ardm_steps) < 1:
+        raise UserError("--ardm-steps must be ≥ 1")
+    if "sl" not in request.methods:
+        raise UserError("table1 needs sl among the methods: speeds are relative to it")
 
 
 @dataclass(frozen=True)
@@ -82,16 +123,8 @@ def entries(methods: Sequence[str], ardm_steps: Sequence[int]) -> list[Entry]:
 
 
 def run_table1(
-    system: str,
-    data_dir: Path | None,
-    preset: str,
-    overrides: dict[str, str],
-    n: int,
-    device: torch.device,
-    methods: Sequence[str] = DEFAULT_METHODS,
-    ardm_steps: Sequence[int] = DEFAULT_ARDM_STEPS,
-    bootstrap: int = 100,
-    out_dir: Path | None = None,
+    request: Table1Request,
+    *,
     on_stage: Callable[[str], None] = lambda stage: None,
     train_callbacks: Callable[[str], TrainCallbacks] = lambda method: (None, None),
 ) -> tuple[list[Result], Path]:
@@ -99,43 +132,56 @@ def run_table1(
 
     ``train_callbacks(method)`` gives the (on_start, on_log) of ``run_training`` (progress).
     """
-    if "sl" not in methods:
-        raise UserError("table1 needs sl among the methods: speeds are relative to it")
-    out_dir = out_dir or layout.reports_dir(system, data_dir) / "table1"
+    check_request(request)
+    system, data_dir, n = request.system, request.data_dir, request.n
+    out_dir = request.out_dir or layout.reports_dir(system, data_dir) / "table1"
     train_file = layout.split_path(system, "train", data_dir)
     test_file = layout.split_path(system, "test", data_dir)
     # fail on a missing split or another system's file now, not after every method has trained
-    hint = f"generate it first with: slsim generate {system}"
     for path in (train_file, test_file):
-        with open_ensemble(path, hint=hint, expected_system=system):
+        with open_generated(path, system):
             pass
     checkpoints = {}
-    for method in dict.fromkeys(methods):
+    for method in dict.fromkeys(request.methods):
         on_stage(f"train {method}")
-        request = TrainRequest(
-            system, train_file, layout.run_dir(system, method, data_dir), method,
-            preset, overrides, device, reuse_finished=True,
-        )  # fmt: skip
+        training = TrainRequest(
+            system=system,
+            train_file=train_file,
+            run_dir=layout.run_dir(system, method, data_dir),
+            method=method,
+            preset=request.preset,
+            overrides=request.overrides,
+            device=request.device,
+            reuse_finished=True,
+        )
         on_start, on_log = train_callbacks(method)
-        checkpoints[method] = run_training(request, on_log=on_log, on_start=on_start)
+        checkpoints[method] = run_training(training, on_log=on_log, on_start=on_start)
+    rows = entries(request.methods, request.ardm_steps)
     samples, seconds = {}, {}
-    for entry in entries(methods, ardm_steps):
+    for entry in rows:
         on_stage(f"sample {entry.label}")
         path = out_dir / "samples" / f"{entry.label}.h5"
         clock = Stopwatch()
         run_sampling(
-            checkpoints[entry.method], test_file, path, n, 0, device, overwrite=True,
-            on_start=clock.start, steps=entry.steps, system=system,
-        )  # fmt: skip
+            checkpoints[entry.method],
+            test_file,
+            path,
+            n,
+            seed=0,
+            device=request.device,
+            overwrite=True,
+            steps=entry.steps,
+            system=system,
+            on_start=clock.start,
+        )
         seconds[entry.label] = clock.elapsed() / n
         samples[entry.label] = path
     on_stage("compare")
-    options = Options(bootstrap=bootstrap)
+    options = Options(bootstrap=request.bootstrap)
     comparison = compare(test_file, train_file, list(samples.values()), options, system)
     write_tables(comparison, out_dir)
     results = [
-        _result(entry, samples[entry.label], seconds[entry.label], comparison)
-        for entry in entries(methods, ardm_steps)
+        _result(entry, samples[entry.label], seconds[entry.label], comparison) for entry in rows
     ]
     sl_seconds = next(r.seconds_per_trajectory for r in results if r.label == "sl")
     for result in results:
@@ -189,16 +235,14 @@ def write_table(results: list[Result], comparison: Comparison, out_dir: Path) ->
     with atomic_output(out_dir / "table1.json") as tmp:
         tmp.write_text(json.dumps([asdict(r) for r in results], indent=1))
     metrics = sorted({m for r in results for m in r.distances})
+    keys = ("value", "ci_low", "ci_high", "noise_floor")
     with atomic_output(out_dir / "table1.csv") as tmp, tmp.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
             ["label", "method", "steps", "network_calls", "seconds_per_trajectory", "x_sl_time"]
-            + [f"{m}_{k}" for m in metrics for k in ("value", "ci_low", "ci_high", "noise_floor")]
+            + [f"{m}_{k}" for m in metrics for k in keys]
         )
         for r in results:
-            writer.writerow(
-                [r.label, r.method, r.steps or "", r.network_calls,
-                 f"{r.seconds_per_trajectory:.6g}", f"{r.speedup_of_sl:.4g}"]
-                + [f"{r.distances[m][k]:.6g}" for m in metrics
-                   for k in ("value", "ci_low", "ci_high", "noise_floor")]
-            )  # fmt: skip
+            speed = [f"{r.seconds_per_trajectory:.6g}", f"{r.speedup_of_sl:.4g}"]
+            distances = [f"{r.distances[m][k]:.6g}" for m in metrics for k in keys]
+            writer.writerow([r.label, r.method, r.steps or "", r.network_calls, *speed, *distances])

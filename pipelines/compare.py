@@ -11,19 +11,31 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.table import Table
 
-from slsim.simulators.config import config_to_dict
+from slsim.simulators import SYSTEMS, ConfigError, get_system
+from slsim.simulators.config import config_to_dict, parse_overrides
 
+from . import layout
 from .bootstrap import bootstrap_interval, paired_excess_interval
-from .ensemble import Ensemble, atomic_output, open_ensemble, require_finite
+from .ensemble import (
+    Ensemble,
+    atomic_output,
+    check_writable_directory,
+    open_ensemble,
+    require_finite,
+)
 from .errors import UserError
 from .novelty import flatten_state, nearest_distances
-from .qoi import Metric, metrics_for
+from .qoi import Metric, metrics_for, qoi_names
+from .threads import configure_threads
 
 
 @dataclass
@@ -359,11 +371,12 @@ def _keep_frames(comparison: Comparison, label: str, ensemble: Ensemble, count: 
     comparison.frames[label] = comparison.movies[label][0, comparison.frame_index]
 
 
-COLUMNS = (
-    "system", "candidate", "source", "metric", "qoi", "value", "ci_low", "ci_high",
-    "noise_floor", "floor_low", "floor_high", "floor_min", "floor_max", "floor_groups", "ratio",
-    "excess", "excess_low", "excess_high", "n_candidate", "n_target", "params",
-)  # fmt: skip
+#: The columns of ``comparison.csv``.
+COLUMNS = tuple(
+    "system candidate source metric qoi value ci_low ci_high noise_floor floor_low floor_high "
+    "floor_min floor_max floor_groups ratio excess excess_low excess_high n_candidate n_target "
+    "params".split()
+)
 
 
 def write_tables(comparison: Comparison, out_dir: Path) -> tuple[Path, Path]:
@@ -404,3 +417,153 @@ def write_tables(comparison: Comparison, out_dir: Path) -> tuple[Path, Path]:
     with atomic_output(json_path) as tmp:
         tmp.write_text(json.dumps(payload, indent=1))
     return csv_path, json_path
+
+
+def comparison_table(comparison: Comparison) -> Table:
+    """The rows of ``comparison`` as ``slsim compare`` prints them: each distance and its floor
+    with intervals, their ratio, the floor's spread and the paired excess over it."""
+    table = Table(
+        title=f"{comparison.system}: distance to the held-out simulator ensemble (lower is better)"
+    )
+    for column in ("metric", "candidate"):
+        table.add_column(column, justify="left")
+    for column in (
+        "distance [95 % CI]",
+        "noise floor [95 % CI]",
+        "× floor",
+        "floor spread (groups)",
+        "excess over floor [paired 95 % CI]",
+        "n",
+    ):
+        table.add_column(column, justify="right")
+    for row in comparison.rows:
+        groups = row.floor_groups
+        table.add_row(
+            row.metric,
+            row.candidate,
+            f"{row.value:.3g} {_interval_text(row.ci_low, row.ci_high)}",
+            f"{row.noise_floor:.3g} {_interval_text(row.floor_low, row.floor_high)}",
+            f"{row.ratio:.2f}",
+            f"{min(groups):.3g}–{max(groups):.3g} ({len(groups)})",
+            f"{row.excess:+.3g} {_interval_text(row.excess_low, row.excess_high)}",
+            str(row.n_candidate),
+        )
+    return table
+
+
+def _interval_text(low: float, high: float) -> str:
+    return "" if math.isnan(low) else f"[{low:.2g}, {high:.2g}]"
+
+
+def comparison_notes(comparison: Comparison) -> list[str]:
+    """The lines under the table: each metric's resolved parameters, and each candidate's
+    nearest-training-neighbour check."""
+    lines = []
+    for row in {r.metric: r for r in comparison.rows}.values():
+        if row.params:
+            settings = (
+                f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+                for key, value in row.params.items()
+            )
+            lines.append(f"{row.metric} parameters: {', '.join(settings)}")
+    for label, check in comparison.novelty.items():
+        lines.append(
+            f"nearest training trajectory, {label}: median RMS distance "
+            f"{check.generated_median:.3g} vs {check.simulator_median:.3g} for held-out "
+            f"simulator trajectories (ratio {check.ratio:.2f}; ≪ 1 would mean memorised)"
+        )
+    return lines
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompareRequest:
+    """``slsim compare``: score surrogate ensembles of one system against its test split."""
+
+    #: Surrogate ensembles (empty: every DATA/<system>/runs/*/samples.h5).
+    files: tuple[Path, ...] = ()
+    #: None: the first file's system, else the only system with sampled runs.
+    system: str | None = None
+    #: A QoI name, ``all``, or ``conditional`` (the law of the next states, conditional.py).
+    qoi: str = "all"
+    #: ``--param`` KEY=VALUE items.
+    params: tuple[str, ...] = ()
+    bootstrap: int = 100
+    neighbours: int = 32
+    #: The report directory (None: DATA/<system>/reports/compare).
+    out: Path | None = None
+    data_dir: Path | None = None
+    plots: bool = True
+    threads: int | None = None
+
+
+def compare_report(request: CompareRequest, show: Callable[[Any], None]) -> Path:
+    """Score the candidates of ``request``, ``show`` the table and its notes, write the CSV,
+    JSON and figures, then ``show`` the report line; returns the report directory.
+
+    Every input and the report directory are checked before minutes of computing.
+    """
+    if request.qoi not in (*qoi_names(), "all", "conditional"):
+        raise UserError(
+            f"unknown quantity of interest '{request.qoi}' (known: {', '.join(qoi_names())}, "
+            "all, conditional)"
+        )
+    params = parse_params(request.params)
+    system = request.system or infer_system(request.files, request.data_dir)
+    get_system(system)
+    out_dir = request.out or layout.reports_dir(system, request.data_dir) / "compare"
+    check_writable_directory(out_dir)
+    configure_threads(request.threads)
+    if request.qoi == "conditional":
+        from .conditional import conditional_report
+
+        conditional_report(system, request.files, request.data_dir, out_dir, params, show)
+        return out_dir
+    candidates = list(request.files) or sorted(
+        layout.runs_dir(system, request.data_dir).glob("*/samples.h5")
+    )
+    comparison = compare(
+        layout.split_path(system, "test", request.data_dir),
+        layout.split_path(system, "train", request.data_dir),
+        candidates,
+        Options(request.qoi, params, request.bootstrap, request.neighbours),
+        expected_system=system,
+    )
+    show(comparison_table(comparison))
+    for line in comparison_notes(comparison):
+        show(line)
+    written = list(write_tables(comparison, out_dir))
+    if request.plots:
+        from .plots import plot_comparison
+
+        written += plot_comparison(comparison, out_dir)
+    show(f"report: {out_dir} ({', '.join(p.name for p in written)})")
+    return out_dir
+
+
+def parse_params(items: tuple[str, ...]) -> dict[str, float | str]:
+    """``--param`` KEY=VALUE pairs; values that read as numbers become floats."""
+    try:
+        pairs = parse_overrides(items)
+    except ConfigError as err:
+        raise UserError(f"--param: {err}") from None
+    parsed: dict[str, float | str] = {}
+    for key, value in pairs.items():
+        try:
+            parsed[key] = float(value)
+        except ValueError:
+            parsed[key] = value
+    return parsed
+
+
+def infer_system(files: tuple[Path, ...], data_dir: Path | None) -> str:
+    """The system of the first file, else the only system with sampled runs."""
+    if files:
+        with open_ensemble(files[0]) as ensemble:
+            return ensemble.spec.name
+    with_runs = [
+        name for name in SYSTEMS if any(layout.runs_dir(name, data_dir).glob("*/samples.h5"))
+    ]
+    if len(with_runs) == 1:
+        return with_runs[0]
+    found = ", ".join(with_runs) if with_runs else "none"
+    raise UserError(f"pass --system (systems with sampled runs: {found})")

@@ -18,16 +18,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from rich.table import Table
 
 from slsim.simulators.registry import get_system
 from slsim.simulators.seeding import trajectory_seeds
+from slsim.surrogate.device import select_device
 from slsim.surrogate.methods import get_method
 from slsim.surrogate.sampling import rollout
 from slsim.surrogate.transitions import CHANNEL_AXIS, initial_context
 
+from . import layout
 from .ensemble import Ensemble
 from .errors import UserError
 from .sampling import load_surrogate
@@ -191,4 +195,52 @@ def run_conditional(
     payload = {"system": system, "frame": frame, "parameters": settings, "rows": records}
     with atomic_output(out_dir / "conditional.json") as tmp:
         tmp.write_text(json.dumps(payload, indent=1))
+    return rows
+
+
+def conditional_table(system: str, rows: Sequence[ConditionalRow]) -> Table:
+    """The rows as ``slsim compare --qoi conditional`` prints them."""
+    table = Table(title=f"{system}: conditional law from held-out states (sliced W2 per state)")
+    table.add_column("candidate", justify="left")
+    for column in (
+        "frames ahead",
+        "median distance",
+        "median floor",
+        "median × floor",
+        "worst × floor",
+        "states × branches",
+    ):
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(
+            row.candidate,
+            str(row.horizon),
+            f"{row.median_distance:.3g}",
+            f"{row.median_floor:.3g}",
+            f"{row.median_ratio:.2f}",
+            f"{row.worst_ratio:.2f}",
+            f"{row.states} × {row.branches}",
+        )
+    return table
+
+
+def conditional_report(
+    system: str,
+    files: Sequence[Path],
+    data_dir: Path | None,
+    out_dir: Path,
+    params: Mapping[str, float],
+    show: Callable[[Any], None],
+) -> list[ConditionalRow]:
+    """``compare --qoi conditional``: the runs whose samples files are given, or every trained
+    run, against simulator branches; ``show`` gets the table and the report line."""
+    if files:
+        checkpoints = {f.parent.name: f.parent / "checkpoint.pt" for f in files}
+    else:
+        found = sorted(layout.runs_dir(system, data_dir).glob("*/checkpoint.pt"))
+        checkpoints = {path.parent.name: path for path in found}
+    test_file = layout.split_path(system, "test", data_dir)
+    rows = run_conditional(system, test_file, checkpoints, out_dir, params, select_device("auto"))
+    show(conditional_table(system, rows))
+    show(f"report: {out_dir} (conditional.csv, conditional.json)")
     return rows

@@ -1,4 +1,5 @@
-"""``slsim demo``: the whole pipeline on a small configuration, through the CLI's own commands.
+"""``slsim demo``: the whole pipeline on a small configuration, through the library functions
+that the commands call.
 
 Each stage is skipped when its output already exists (an unfinished training run resumes), so
 an interrupted demo continues where it stopped.
@@ -8,12 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import torch
+
+from slsim.simulators import get_system
+from slsim.simulators.config import parse_overrides
 from slsim.surrogate.checkpoint import load_checkpoint
 
 from . import layout
+from .compare import CompareRequest, compare_report
 from .errors import UserError
-from .sampling import unreadable_checkpoint
+from .generation import GenerateRequest, generate_ensembles
+from .progress import LazyProgress, generation_progress, sampling_progress, training_progress
+from .sampling import SampleRequest, sample_run, unreadable_checkpoint
+from .threads import configure_model_threads
+from .training import TrainRequest, run_training
 
 
 def _field_demo(generation: str) -> dict:
@@ -57,72 +68,55 @@ def _trained(run_dir: Path) -> bool:
 def run(
     system: str,
     data_dir: Path,
-    device: str,
-    quiet: bool,
-    threads: int | None = None,
     *,
-    generate: Callable,
-    train: Callable,
-    sample: Callable,
-    compare: Callable,
-) -> None:
-    """Run the demo for ``system`` under ``data_dir`` with the CLI command functions given."""
+    device: torch.device,
+    threads: int | None,
+    progress: LazyProgress,
+    on_stage: Callable[[str], None],
+    show: Callable[[Any], None],
+) -> Path:
+    """Run the demo for ``system`` under ``data_dir``: ``progress`` shows each stage as it runs,
+    ``show`` gets what the commands print; returns the compare report's directory."""
     if system not in DEMOS:
         raise UserError(f"no demo for '{system}' (available: {', '.join(DEMOS)})")
     settings = DEMOS[system]
     if not layout.split_path(system, "test", data_dir).exists():
-        generate(
-            system,
+        request = GenerateRequest(
+            system=system,
             n=settings["n"],
             n_test=settings["n_test"],
-            seed=0,
-            set_=settings.get("set"),
+            overrides=parse_overrides(settings.get("set", [])),
             data_dir=data_dir,
-            shard_size=None,
-            workers=1,
-            scheduler=None,
             overwrite=True,
-            show_config=False,
-            quiet=quiet,
             threads=threads,
         )
+        jobs = generate_ensembles(
+            request, on_stage=on_stage, on_progress=generation_progress(progress, system)
+        )
+        for job in jobs:
+            show(f"wrote {job.output} ({job.n} trajectories)")
     for name, (method, preset, overrides) in settings["runs"].items():
         run_dir = layout.run_dir(system, name, data_dir)
         if not _trained(run_dir):
-            train(
-                system,
+            configure_model_threads(threads, get_system(system))
+            training = TrainRequest(
+                system=system,
+                train_file=layout.split_path(system, "train", data_dir),
+                run_dir=run_dir,
                 method=method,
                 preset=preset,
-                set_=overrides,
-                name=name,
-                data_dir=data_dir,
+                overrides=parse_overrides(overrides),
                 device=device,
-                overwrite=False,
-                show_config=False,
-                quiet=quiet,
-                threads=threads,
             )
+            on_start, on_log = training_progress(progress, f"train {system} {method}")
+            checkpoint = run_training(training, on_log=on_log, on_start=on_start)
+            show(f"trained {checkpoint} on {device}")
         if not (run_dir / "samples.h5").exists():
-            sample(
-                system,
-                run=name,
-                n=None,
-                seed=0,
-                context_frames=1,
-                batch_size=1024,
-                data_dir=data_dir,
-                device=device,
-                overwrite=False,
-                quiet=quiet,
-                threads=threads,
+            sampling = SampleRequest(
+                system=system, run=name, data_dir=data_dir, device=device, threads=threads
             )
-    compare(
-        files=None,
-        system=system,
-        qoi="all",
-        out=None,
-        data_dir=data_dir,
-        plots=True,
-        bootstrap=50,
-        threads=threads,
-    )
+            on_start, on_batch = sampling_progress(progress, f"sample {system} {name}")
+            output, n = sample_run(sampling, on_start=on_start, on_batch=on_batch)
+            show(f"wrote {output} ({n} trajectories)")
+    comparing = CompareRequest(system=system, data_dir=data_dir, bootstrap=50, threads=threads)
+    return compare_report(comparing, show)

@@ -457,6 +457,14 @@ def open_ensemble(path: Path, hint: str = "", expected_system: str | None = None
     return Ensemble(path, handle, spec, config, str(handle.attrs["source"]), attrs)
 
 
+def open_generated(path: Path, system: str) -> Ensemble:
+    """Open a simulator split of ``system`` that a command needs; a missing file says how to
+    generate it."""
+    return open_ensemble(
+        path, hint=f"generate it first with: slsim generate {system}", expected_system=system
+    )
+
+
 def verdict(path: Path, deep: bool = False) -> tuple[bool, str]:
     """``(ok, one-line summary)`` for ``slsim info``: schema, and values finite (all of them
     with ``deep``, else up to :data:`INFO_SCAN_BYTES` per dataset spread over the file)."""
@@ -475,3 +483,30 @@ def verdict(path: Path, deep: bool = False) -> tuple[bool, str]:
         f"OK: {system} ensemble from {source}, {n} trajectories × {frames} frames, "
         f"values finite ({scanned})"
     )
+
+
+#: Root attributes ``slsim info`` shows, those that the file has.
+INFO_ATTRS = (
+    "system",
+    "source",
+    "split",
+    "n_trajectories",
+    "master_seed",
+    "slsim_version",
+    "created",
+    "checkpoint",
+)
+
+
+def describe(path: Path) -> list[tuple[str, str]]:
+    """``(name, value)`` rows of ``slsim info`` for a valid file: its provenance, the shape and
+    dtype of each stored dataset, the time axis and the configuration."""
+    with h5py.File(path, "r") as handle:
+        rows = [(key, str(handle.attrs[key])) for key in INFO_ATTRS if key in handle.attrs]
+        for name, dataset in handle.items():
+            if name != "trajectory" and not dataset.is_scale:
+                rows.append((f"dataset {name}", f"{dataset.shape} {dataset.dtype}"))
+        time = handle["time"][...]
+        rows.append(("time", f"{time[0]:g} … {time[-1]:g} ({time.size} frames)"))
+        rows.append(("config", str(handle.attrs["config"])))
+    return rows

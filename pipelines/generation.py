@@ -19,16 +19,17 @@ import shutil
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
-from slsim.simulators import SystemSpec, get_system, trajectory_seeds
+from slsim.simulators import SystemSpec, build_config, get_system, trajectory_seeds
 from slsim.simulators.config import config_from_dict, config_to_dict
 
+from . import layout
 from .ensemble import (
     SIMULATOR,
     EnsembleHeader,
@@ -38,8 +39,9 @@ from .ensemble import (
     remove_stale_temporaries,
     write_ensemble,
 )
-from .errors import UserError
+from .errors import UserError, require_positive
 from .interrupts import interruption_point, watched
+from .threads import choose_threads, configure_threads
 
 # Numba's default threading layer must not be entered by two Python threads at once; a dask
 # worker with several threads therefore runs one shard at a time (each shard is parallel).
@@ -48,7 +50,7 @@ _SIMULATE_LOCK = threading.Lock()
 ProgressCallback = Callable[[int], None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GenerationJob:
     """One split of one system to generate."""
 
@@ -337,3 +339,128 @@ def local_cluster_client(workers: int) -> Any:
 def numba_threads_per_worker(workers: int, threads: int) -> int:
     """Numba threads of each of ``workers`` processes sharing ``threads`` in all."""
     return max(1, threads // workers)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerateRequest:
+    """``slsim generate``: the train and test splits of one system under ``data_dir``."""
+
+    system: str
+    #: Training trajectories (None: the system's default).
+    n: int | None = None
+    #: Held-out test trajectories, 0 for none (None: the system's default, or with ``n`` the
+    #: system's train/test proportion).
+    n_test: int | None = None
+    seed: int = 0
+    #: ``--set`` overrides of the system's configuration.
+    overrides: dict[str, str] = field(default_factory=dict)
+    data_dir: Path | None = None
+    shard_size: int | None = None
+    #: Local dask worker processes (1: shards run in this process).
+    workers: int = 1
+    #: Address of a dask.distributed scheduler to run the shards on.
+    scheduler: str | None = None
+    overwrite: bool = False
+    threads: int | None = None
+
+
+def generation_jobs(request: GenerateRequest) -> list[GenerationJob]:
+    """The splits to generate, the system's defaults filled in; refuses bad sizes and outputs
+    that exist (unless ``overwrite``) before anything is created."""
+    spec = get_system(request.system)
+    config = build_config(spec.config_type, request.overrides)
+    require_positive("--n", request.n)
+    require_positive("--workers", request.workers)
+    require_positive("--shard-size", request.shard_size)
+    if request.seed < 0:
+        raise UserError(f"--seed must be a non-negative integer, got {request.seed}")
+    n_train = spec.default_n_train if request.n is None else request.n
+    if request.n_test is not None:
+        n_held_out = request.n_test
+    elif request.n is None:
+        n_held_out = spec.default_n_test
+    else:
+        n_held_out = max(1, round(request.n * spec.default_n_test / spec.default_n_train))
+    if n_held_out < 0:
+        raise UserError(f"--n-test must be ≥ 0, got {n_held_out}")
+    splits = [("train", n_train), ("test", n_held_out)] if n_held_out else [("train", n_train)]
+    shard_size = spec.default_shard_size if request.shard_size is None else request.shard_size
+    jobs = [
+        GenerationJob(
+            spec=spec,
+            config=config,
+            split=split,
+            n=count,
+            master_seed=request.seed,
+            output=layout.split_path(request.system, split, request.data_dir),
+            shard_size=shard_size,
+        )
+        for split, count in splits
+    ]
+    for job in jobs:
+        if job.output.exists() and not request.overwrite:
+            raise UserError(f"{job.output} already exists; pass --overwrite to replace it")
+    return jobs
+
+
+@contextlib.contextmanager
+def shard_runner(request: GenerateRequest) -> Iterator[tuple[Any, int | None]]:
+    """``(client, numba threads per worker)`` for the shards: a client of ``request.scheduler``
+    or of a local cluster of ``request.workers`` processes, closed on exit; or no client (this
+    process runs the shards, its thread pools sized here)."""
+    threads = choose_threads(request.threads)
+    if request.scheduler is not None:
+        from distributed import Client
+
+        try:
+            client = Client(request.scheduler, timeout="10s")
+        except OSError as err:
+            raise UserError(f"cannot reach dask scheduler {request.scheduler}: {err}") from None
+        worker_threads = None
+    elif request.workers > 1:
+        client = local_cluster_client(request.workers)
+        worker_threads = numba_threads_per_worker(request.workers, threads)
+    else:
+        configure_threads(threads)
+        client, worker_threads = None, None
+    try:
+        yield client, worker_threads
+    finally:
+        if client is not None:
+            client.close()
+
+
+def generate_ensembles(
+    request: GenerateRequest,
+    *,
+    on_stage: Callable[[str], None] | None = None,
+    on_progress: Callable[[GenerationJob, int], None] | None = None,
+) -> list[GenerationJob]:
+    """Generate (or resume) every split of ``request``; return the jobs, whose outputs exist.
+
+    ``on_stage`` gets one line naming the splits and sizes once the first split has started
+    (after its lock and shards were checked, so that an error comes alone);
+    ``on_progress(job, k)`` is called as shards of ``job`` finish.
+    """
+    jobs = generation_jobs(request)
+    sizes = ", ".join(f"{job.split} {job.n} trajectories → {job.output}" for job in jobs)
+    started: list[bool] = []
+
+    def advance(job: GenerationJob, count: int) -> None:
+        if not started:
+            started.append(True)
+            if on_stage is not None:
+                on_stage(f"generating {request.system}: {sizes}")
+        if on_progress is not None:
+            on_progress(job, count)
+
+    with shard_runner(request) as (client, worker_threads):
+        for job in jobs:
+            generate(
+                job,
+                overwrite=request.overwrite,
+                client=client,
+                numba_threads=worker_threads,
+                on_progress=lambda count, job=job: advance(job, count),
+            )
+    return jobs

@@ -240,7 +240,10 @@ METRICS: dict[str, tuple[Metric, ...]] = {
     ),
 }
 
-QOI_NAMES = ("crossing-time", "integrated-mass", "state")
+
+def qoi_names() -> list[str]:
+    """Every QoI name some system's metrics have (the values of ``--qoi``), sorted."""
+    return sorted({metric.qoi for metrics in METRICS.values() for metric in metrics})
 
 
 def metrics_for(system: str, qoi: str = "all") -> tuple[Metric, ...]:

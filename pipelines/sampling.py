@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from slsim.simulators import get_system
 from slsim.simulators.config import config_from_dict, config_to_dict
 from slsim.surrogate.checkpoint import load_checkpoint
 from slsim.surrogate.config import TrainConfig
@@ -18,9 +19,11 @@ from slsim.surrogate.sampling import rollout
 from slsim.surrogate.training import build_model
 from slsim.surrogate.transitions import CHANNEL_AXIS, initial_context, unstack_frames
 
-from .ensemble import SIMULATOR, EnsembleHeader, open_ensemble, write_ensemble
-from .errors import UserError
-from .training import load_frames
+from . import layout
+from .ensemble import SIMULATOR, EnsembleHeader, open_ensemble, open_generated, write_ensemble
+from .errors import UserError, require_positive
+from .threads import configure_model_threads
+from .training import BEST_CHECKPOINT_NAME, CHECKPOINT_NAME, load_frames
 
 
 def load_surrogate(
@@ -64,9 +67,7 @@ def with_steps(config: TrainConfig, steps: int) -> TrainConfig:
     """``config`` sampling with K = ``steps``; refused for one-call methods (sl, mse)."""
     if steps < 1:
         raise UserError(f"--steps must be ≥ 1, got {steps}")
-    method = get_method(config.method)
-    one, two = (method.calls_per_step(replace(config, steps=k)) for k in (1, 2))
-    if one == two:
+    if get_method(config.method).default_steps is None:
         raise UserError(f"--steps does not apply to {config.method}: it takes no sub-steps")
     return replace(config, steps=steps)
 
@@ -81,15 +82,16 @@ def run_sampling(
     test_file: Path,
     output: Path,
     n: int,
+    *,
     seed: int,
     device: torch.device,
     context_frames: int = 1,
     batch_size: int = 1024,
     overwrite: bool = False,
-    on_start: Callable[[], None] | None = None,
-    on_batch: Callable[[int], None] | None = None,
     steps: int | None = None,
     system: str | None = None,
+    on_start: Callable[[], None] | None = None,
+    on_batch: Callable[[int], None] | None = None,
 ) -> Path:
     """Generate n surrogate trajectories; trajectory i starts from test trajectory i mod n_test.
 
@@ -166,3 +168,71 @@ def run_sampling(
         },
     )
     return write_ensemble(output, spec, header, {**arrays, "initial_index": index})
+
+
+#: ``SampleRequest.checkpoint`` → the file of a run directory it names.
+CHECKPOINT_FILES = {"last": CHECKPOINT_NAME, "best": BEST_CHECKPOINT_NAME}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SampleRequest:
+    """``slsim sample``: roll out run ``run`` of ``system`` from the test split's starts."""
+
+    system: str
+    run: str = "sl"
+    #: Trajectories to generate (None: as many as the test split has).
+    n: int | None = None
+    seed: int = 0
+    context_frames: int = 1
+    batch_size: int = 1024
+    #: Sub-steps K per frame of a multi-step method (None: the trained config's).
+    steps: int | None = None
+    #: The samples file (None: ``samples.h5`` in the run directory).
+    output: Path | None = None
+    #: ``last`` (the end of training) or ``best`` (the best validation score).
+    checkpoint: str = "last"
+    data_dir: Path | None = None
+    device: torch.device
+    overwrite: bool = False
+    threads: int | None = None
+
+
+def sample_run(
+    request: SampleRequest,
+    *,
+    on_start: Callable[[int], None] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> tuple[Path, int]:
+    """Resolve the run's checkpoint, the test split and the defaults of ``request``, then
+    :func:`run_sampling`; returns the samples file and its number of trajectories.
+    ``on_start(n)`` is called when the rollout begins."""
+    spec = get_system(request.system)
+    require_positive("--n", request.n)
+    require_positive("--batch-size", request.batch_size)
+    test_file = layout.split_path(request.system, "test", request.data_dir)
+    with open_generated(test_file, request.system) as test:
+        n = test.n_trajectories if request.n is None else request.n
+    configure_model_threads(request.threads, spec)
+    run_path = layout.run_dir(request.system, request.run, request.data_dir)
+    if request.checkpoint not in CHECKPOINT_FILES:
+        raise UserError(f"--checkpoint must be last or best, got {request.checkpoint!r}")
+    checkpoint = run_path / CHECKPOINT_FILES[request.checkpoint]
+    if request.checkpoint == "best" and not checkpoint.exists():
+        raise UserError(f"{run_path} has no best.pt: it was trained without validation")
+    output = request.output or run_path / "samples.h5"
+    run_sampling(
+        checkpoint,
+        test_file,
+        output,
+        n,
+        seed=request.seed,
+        device=request.device,
+        context_frames=request.context_frames,
+        batch_size=request.batch_size,
+        overwrite=request.overwrite,
+        steps=request.steps,
+        system=request.system,
+        on_start=None if on_start is None else lambda: on_start(n),
+        on_batch=on_batch,
+    )
+    return output, n

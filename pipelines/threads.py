@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import sys
 
+from slsim.simulators.system import SystemSpec
+
 from .errors import UserError
 
 
@@ -53,3 +55,10 @@ def configure_threads(
 
         torch.set_num_threads(threads)
     return threads
+
+
+def configure_model_threads(requested: int | None, spec: SystemSpec) -> int:
+    """:func:`configure_threads` for training or sampling a surrogate of ``spec``'s system: one
+    thread by default for the small networks of vector states, whose steps are too short to
+    share."""
+    return configure_threads(requested, small_model=spec.state_kind == "vector", use_torch=True)

@@ -54,7 +54,7 @@ from .ensemble import (
     Ensemble,
     atomic_output,
     ensure_directory,
-    open_ensemble,
+    open_generated,
     read_blocks,
 )
 from .errors import UserError
@@ -140,8 +140,10 @@ def distributed_context() -> Distributed | None:
     return Distributed(torch.distributed.get_rank(), world)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainRequest:
+    """``slsim train``: train (or resume) a surrogate of ``system`` in ``run_dir``."""
+
     system: str
     train_file: Path
     run_dir: Path
@@ -193,8 +195,7 @@ def run_training(
     """Train (or resume) the run described by ``request``; returns the checkpoint path."""
     distributed = distributed_context()
     main = distributed is None or distributed.is_main
-    hint = f"generate it first with: slsim generate {request.system}"
-    with open_ensemble(request.train_file, hint=hint, expected_system=request.system) as ensemble:
+    with open_generated(request.train_file, request.system) as ensemble:
         if ensemble.source != SIMULATOR:
             raise UserError(
                 f"{request.train_file} is not a simulator ensemble (source {ensemble.source})"

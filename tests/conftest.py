@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from slsim.pipelines.generation import GenerationJob
 from slsim.pipelines.threads import choose_threads
-from slsim.simulators import build_config
+from slsim.simulators import build_config, get_system
 from slsim.simulators.duffing import DuffingConfig
 
 # The suite's networks are tiny: one torch thread (unless $OMP_NUM_THREADS says otherwise)
@@ -21,6 +22,21 @@ torch.set_num_threads(choose_threads(None, small_model=True))
 def tiny_duffing() -> DuffingConfig:
     """20 frames over t = 2, coarse enough to be instant, fine enough to be accurate."""
     return build_config(DuffingConfig, {"t_end": 2.0, "n_frames": 21, "dt": 0.02})
+
+
+def generation_job(
+    system: str, config, output: Path, *, n: int, shard_size: int, seed: int = 0, split="train"
+) -> GenerationJob:
+    """``n`` trajectories of ``system``'s ``split`` to generate into ``output``."""
+    return GenerationJob(
+        spec=get_system(system),
+        config=config,
+        split=split,
+        n=n,
+        master_seed=seed,
+        output=output,
+        shard_size=shard_size,
+    )
 
 
 @pytest.fixture

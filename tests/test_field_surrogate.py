@@ -290,8 +290,15 @@ def test_validation_needs_no_test_split_and_history_is_written_while_training(tm
         logged.append((step, len(lines) - 1, (run_dir / "learning_curve.png").exists()))
 
     overrides = {"validate_every": "10", "validate_trajectories": "4", "log_every": "5"}
-    request = TrainRequest("wave", root / "wave" / "train.h5", run_dir, "sl", "smoke", overrides,
-                           torch.device("cpu"))  # fmt: skip
+    request = TrainRequest(
+        system="wave",
+        train_file=root / "wave" / "train.h5",
+        run_dir=run_dir,
+        method="sl",
+        preset="smoke",
+        overrides=overrides,
+        device=torch.device("cpu"),
+    )
     run_training(request, on_log=on_log)
     assert [step for step, _, _ in logged] == [5, 10, 15, 20, 25, 30]
     assert [rows for _, rows, _ in logged] == [1, 2, 3, 4, 5, 6]  # one more row per log line

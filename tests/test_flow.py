@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from slsim.pipelines.ensemble import check_ensemble
-from slsim.pipelines.generation import GenerationJob, generate
+from slsim.pipelines.generation import generate
 from slsim.simulators import ConfigError, build_config, get_system
 from slsim.simulators.flow import model as fl
 from slsim.simulators.flow.impes import Fluid, Numerics, Wells, waterflood
@@ -22,6 +22,8 @@ from slsim.simulators.flow.relperm import (
 )
 from slsim.simulators.flow.tpfa import face_fluxes, pressure_matrix, transmissibilities
 from slsim.simulators.seeding import trajectory_seeds
+
+from .conftest import generation_job
 
 POLICIES = ["global", "local"]
 
@@ -345,7 +347,7 @@ def test_log_permeability_has_the_configured_mean_and_variance():
 def test_generation_through_the_engine_gives_a_valid_file(tmp_path):
     config = small()
     path = tmp_path / "train.h5"
-    generate(GenerationJob(get_system("flow"), config, "train", 5, 2, path, 2))
+    generate(generation_job("flow", config, path, n=5, shard_size=2, seed=2))
     assert check_ensemble(path, deep=True) == []
     with h5py.File(path, "r") as handle:
         seeds = handle["seed"][...]
@@ -358,7 +360,7 @@ def test_shard_count_does_not_change_the_file_contents(tmp_path):
     arrays = []
     for shard_size in (1, 3, 7):
         path = tmp_path / f"s{shard_size}.h5"
-        generate(GenerationJob(get_system("flow"), config, "train", 7, 4, path, shard_size))
+        generate(generation_job("flow", config, path, n=7, shard_size=shard_size, seed=4))
         with h5py.File(path, "r") as handle:
             arrays.append({k: handle[k][...] for k in ("seed", "saturation", "pressure")})
     for other in arrays[1:]:

@@ -9,12 +9,16 @@ import pytest
 from slsim.pipelines import generation
 from slsim.pipelines.ensemble import open_ensemble
 from slsim.pipelines.errors import UserError
-from slsim.pipelines.generation import GenerationJob, generate
+from slsim.pipelines.generation import generate
 from slsim.simulators import get_system
+
+from .conftest import generation_job
 
 
 def _job(config, path, n=50, shard_size=16, seed=3, split="train"):
-    return GenerationJob(get_system("duffing"), config, split, n, seed, path, shard_size)
+    return generation_job(
+        "duffing", config, path, n=n, shard_size=shard_size, seed=seed, split=split
+    )
 
 
 def _data(path):
@@ -40,7 +44,7 @@ def test_field_shards_join_by_copying_compressed_chunks_bit_identically(tmp_path
     )
 
     def job(path, shard_size):
-        return GenerationJob(spec, config, "train", 7, 1, path, shard_size)
+        return generation_job("wave", config, path, n=7, shard_size=shard_size, seed=1)
 
     whole = generate(job(tmp_path / "a.h5", 7))
     sharded = generate(job(tmp_path / "b.h5", 3))

@@ -22,12 +22,15 @@ import torch
 from typer.testing import CliRunner
 
 from slsim.pipelines import cli, ensemble, generation
-from slsim.pipelines.cli import _PlainProgress, app
+from slsim.pipelines.cli import app
 from slsim.pipelines.ensemble import EnsembleHeader, write_ensemble
 from slsim.pipelines.errors import UserError
-from slsim.pipelines.generation import GenerationJob, generate, output_lock
+from slsim.pipelines.generation import generate, output_lock
+from slsim.pipelines.progress import PlainProgress
 from slsim.pipelines.threads import choose_threads, configure_threads
 from slsim.simulators import ConfigError, get_system
+
+from .conftest import generation_job
 
 runner = CliRunner()
 TINY = ["--set", "t_end=2", "--set", "n_frames=21", "--set", "dt=0.02"]
@@ -115,8 +118,7 @@ def test_info_finds_nan_without_deep(tmp_path, tiny_data):
 
 
 def test_info_finds_a_damaged_chunk_by_its_checksum(tmp_path, tiny_duffing):
-    job = GenerationJob(get_system("duffing"), tiny_duffing, "train", 3000, 0,
-                        tmp_path / "train.h5", 3000)  # fmt: skip
+    job = generation_job("duffing", tiny_duffing, tmp_path / "train.h5", n=3000, shard_size=3000)
     generate(job)
     with h5py.File(job.output) as handle:
         chunk = handle["state"].id.get_chunk_info(1)  # trajectories 1560…
@@ -225,7 +227,7 @@ def test_a_rerun_removes_temporaries_of_dead_processes_only(tmp_path, tiny_duffi
     stale.write_bytes(b"x" * 1000)
     alive = tmp_path / ".test.h5.tmp-1"  # pid 1 always runs
     alive.write_bytes(b"x")
-    job = GenerationJob(get_system("duffing"), tiny_duffing, "train", 8, 0, out, 4)
+    job = generation_job("duffing", tiny_duffing, out, n=8, shard_size=4)
     job.shard_dir.mkdir()  # an unfinished run, killed while writing its first shard
     (job.shard_dir / "manifest.json").write_text(json.dumps(job.manifest()))
     stale_shard = job.shard_dir / f".shard-00000.h5.tmp-{_dead_pid()}"
@@ -237,7 +239,7 @@ def test_a_rerun_removes_temporaries_of_dead_processes_only(tmp_path, tiny_duffi
 
 
 def test_a_second_generation_of_the_same_output_is_refused(tmp_path, tiny_duffing):
-    job = GenerationJob(get_system("duffing"), tiny_duffing, "train", 8, 0, tmp_path / "a.h5", 4)
+    job = generation_job("duffing", tiny_duffing, tmp_path / "a.h5", n=8, shard_size=4)
     with output_lock(job.output):
         with pytest.raises(UserError, match=rf"another slsim process \(pid {os.getpid()}\)"):
             generate(job)
@@ -278,8 +280,7 @@ def test_disk_full_while_writing_is_one_user_error_and_nothing_is_left(
         pass
 
     monkeypatch.setattr(ensemble, "_DeferredErrorFile", Full)
-    job = GenerationJob(get_system("duffing"), tiny_duffing, "train", 2000, 0,
-                        tmp_path / "train.h5", 2000)  # fmt: skip
+    job = generation_job("duffing", tiny_duffing, tmp_path / "train.h5", n=2000, shard_size=2000)
     with pytest.raises(UserError, match="No space left on device; nothing was written"):
         generate(job)
     assert not job.output.exists()
@@ -382,7 +383,7 @@ def test_ctrl_c_to_the_process_group_stops_a_two_worker_run(tmp_path):
 @pytest.mark.parametrize(
     ("command", "defaults"),
     [
-        ("generate", ["[default: per system, duffing 10000]", "[default: 0]",
+        ("generate", ["[default: per system, duffing 10000, flow 1000, wave 1024]", "[default: 0]",
                       "trajectories per shard (resume granularity) [default: per system]"]),
         ("train", ["[default: the method]", "[default: fast]"]),
         ("sample", ["[default: size of the test split]", "[default: DATA/<system>/runs/<run>/"]),
@@ -410,7 +411,7 @@ def test_default_test_split_is_proportional_and_sizes_are_printed_first(tmp_path
 
 
 def test_progress_is_printed_as_plain_lines_when_not_on_a_terminal(capsys):
-    progress = _PlainProgress(interval=3600)
+    progress = PlainProgress(interval=3600)
     task = progress.add_task("train duffing sl", total=100)
     for _ in range(99):
         progress.advance(task, 1)  # within the interval: silent
@@ -420,7 +421,7 @@ def test_progress_is_printed_as_plain_lines_when_not_on_a_terminal(capsys):
         "train duffing sl: 0/100 (0 %), 0 s elapsed",
         "train duffing sl loss 0.1: 100/100 (100 %), 0 s elapsed",
     ]
-    often = _PlainProgress(interval=0)
+    often = PlainProgress(interval=0)
     task = often.add_task("generate", total=3)
     often.advance(task, 1)
     assert len(capsys.readouterr().err.splitlines()) == 2
@@ -455,16 +456,18 @@ def test_source_date_epoch_makes_files_byte_identical(tmp_path, tiny_duffing, mo
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     digests = []
     for name in ("a", "b"):
-        job = GenerationJob(get_system("duffing"), tiny_duffing, "train", 8, 5,
-                            tmp_path / name / "train.h5", 3)  # fmt: skip
+        job = generation_job(
+            "duffing", tiny_duffing, tmp_path / name / "train.h5", n=8, shard_size=3, seed=5
+        )
         digests.append(hashlib.sha256(generate(job).read_bytes()).hexdigest())
         with h5py.File(job.output) as handle:
             assert handle.attrs["created"] == "2023-11-14T22:13:20+00:00"
     assert digests[0] == digests[1]
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
     with pytest.raises(UserError, match="SOURCE_DATE_EPOCH must be a whole number"):
-        generate(GenerationJob(get_system("duffing"), tiny_duffing, "train", 8, 5,
-                               tmp_path / "c.h5", 8))  # fmt: skip
+        generate(
+            generation_job("duffing", tiny_duffing, tmp_path / "c.h5", n=8, shard_size=8, seed=5)
+        )
     assert not (tmp_path / "c.h5").exists()
 
 

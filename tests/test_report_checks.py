@@ -9,6 +9,8 @@ from slsim.pipelines import ensemble, novelty
 from slsim.pipelines.bootstrap import bootstrap_interval, paired_excess_interval
 from slsim.pipelines.wasserstein import wasserstein2
 
+from .conftest import generation_job
+
 
 def test_bootstrap_interval_covers_the_population_distance_and_narrows_like_root_n():
     """W2(N(0,1), N(0.5,1)) = 0.5 exactly; the 95 % interval should cover it and shrink ~ n^-1/2."""
@@ -96,15 +98,17 @@ def test_frames_side_by_side_work_for_ensembles_shorter_than_the_frame_count(tmp
     import shutil
 
     from slsim.pipelines.compare import Options, compare
-    from slsim.pipelines.generation import GenerationJob, generate
-    from slsim.simulators import build_config, get_system
+    from slsim.pipelines.generation import generate
+    from slsim.simulators import build_config
     from slsim.simulators.flow import FlowConfig
 
     config = build_config(FlowConfig, {"n_cells": 8, "n_frames": 3})
     paths = {}
     for split, n in (("train", 4), ("test", 3)):
         paths[split] = tmp_path / f"{split}.h5"
-        generate(GenerationJob(get_system("flow"), config, split, n, 1, paths[split], 2))
+        generate(
+            generation_job("flow", config, paths[split], n=n, shard_size=2, seed=1, split=split)
+        )
     shutil.copy(paths["test"], tmp_path / "copy.h5")
     options = Options(bootstrap=0, neighbours=0, frames=5)
     comparison = compare(paths["test"], paths["train"], [tmp_path / "copy.h5"], options)
