@@ -160,10 +160,22 @@ class TrainConfig:
     agm_noise: float = param(
         1.0, "g of agm's phase-space bridge dx = v ds, dv = a ds + g dW, in training and sampling"
     )
+    ardm_standardise: bool = param(
+        False,
+        "diffuse the step x_{t+1} − base divided by its RMS over the training data (per channel, "
+        "the standardise scale), so that unit noise meets a unit-size step however small the "
+        "step is; off: the step in normalised units (ardm)",
+    )
+    ardm_grid: str = param(
+        "uniform",
+        "noise levels of ardm's DDIM sampler: uniform in the cosine schedule's time, or edm "
+        "(Karras et al. 2022: σ/α from 80 to 0.002 with ρ = 7, denser at low noise) (ardm)",
+    )
 
     def validate(self) -> None:
         from .backbones import BACKBONES
         from .methods import METHODS
+        from .methods.ardm import GRIDS
         from .methods.biflow import MAX_TRAIN_NOISE
 
         require(
@@ -206,6 +218,10 @@ class TrainConfig:
         require(self.steps >= 0, f"steps must be ≥ 0, got {self.steps}")
         require(self.si_noise >= 0, f"si_noise must be ≥ 0, got {self.si_noise}")
         require(self.agm_noise >= 0, f"agm_noise must be ≥ 0, got {self.agm_noise}")
+        require(
+            self.ardm_grid in GRIDS,
+            f"ardm_grid must be one of {', '.join(GRIDS)}, got {self.ardm_grid!r}",
+        )
         require(
             0 <= self.biflow_noise <= MAX_TRAIN_NOISE,
             f"biflow_noise must be in [0, {MAX_TRAIN_NOISE}] (the noise bi-flow trains on), "

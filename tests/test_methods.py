@@ -5,6 +5,7 @@ and a two-mode transition with a known answer."""
 from __future__ import annotations
 
 import dataclasses
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from slsim.surrogate.config import TrainConfig, resolve_train_config
 from slsim.surrogate.methods import METHODS, get_method
 from slsim.surrogate.normalization import Normalizer
 from slsim.surrogate.sampling import rollout
-from slsim.surrogate.training import Trainer, build_model, train
+from slsim.surrogate.training import Trainer, build_model, measure_output_scale, train
 from slsim.surrogate.transitions import TensorFrames, TransitionSet
 
 from .conftest import assert_training_resumes_exactly
@@ -128,6 +129,8 @@ def test_sampling_settings_are_validated():
         _config_from_strings(si_noise="-0.1")
     with pytest.raises(ConfigError, match="agm_noise must be ≥ 0"):
         _config_from_strings(agm_noise="-0.1")
+    with pytest.raises(ConfigError, match="ardm_grid must be one of"):
+        _config_from_strings(ardm_grid="karras")
 
 
 def _config_from_strings(**overrides: str) -> TrainConfig:
@@ -188,6 +191,94 @@ def test_mse_collapses_each_transition_to_its_mean(two_mode_runs):
         jumps = _jumps(two_mode_runs, "mse", start)
         assert float(jumps.std()) < 1e-3
         assert abs(float(jumps.mean()) - mean) < 0.15
+
+
+def _noise_to_signal(s: float) -> float:
+    from slsim.surrogate.methods.ardm import schedule
+
+    alpha, sigma = schedule(torch.tensor([s], dtype=torch.float64))
+    return float(sigma / alpha)
+
+
+@pytest.mark.parametrize("k", [5, 10, 20, 40])
+def test_ardm_edm_grid_is_denser_at_low_noise(k):
+    """Both grids fall from (nearly) pure noise to s = 0 in K calls; the EDM grid puts more of
+    them below σ/α = 0.3 (noise smaller than a unit-size sample) and ends at 0.002, far below
+    the uniform grid's last level, whose posterior mean shrinks a sample's spread."""
+    from slsim.surrogate.methods.ardm import EDM_MIN, sampling_times, time_of_ratio
+
+    grids = {grid: sampling_times(grid, k) for grid in ("uniform", "edm")}
+    levels = {}
+    for grid, times in grids.items():
+        assert len(times) == k + 1 and times[-1] == 0.0
+        assert all(a > b for a, b in pairwise(times)), grid
+        levels[grid] = [_noise_to_signal(s) for s in times[:-1]]
+    assert min(levels["edm"]) == pytest.approx(EDM_MIN, rel=1e-6)
+    assert min(levels["edm"]) < min(levels["uniform"]) / 10
+    low = {grid: sum(level < 0.3 for level in values) for grid, values in levels.items()}
+    assert low["edm"] > low["uniform"], low
+    for ratio in (0.01, 1.0, 50.0):
+        assert _noise_to_signal(time_of_ratio(ratio)) == pytest.approx(ratio, rel=1e-6)
+
+
+#: A two-mode step small next to the state: x_{t+1} = x_t ± SMALL_STEP from x_t = ±1.
+SMALL_STEP = 0.07
+
+
+@pytest.fixture(scope="module")
+def small_step_runs(tmp_path_factory):
+    """ARDM on the ±SMALL_STEP transitions, diffusing the increment with and without
+    ``ardm_standardise``, 1000 steps each."""
+    generator = torch.Generator().manual_seed(0)
+    start = 2.0 * torch.randint(0, 2, (512,), generator=generator) - 1
+    coin = 2.0 * torch.randint(0, 2, (512,), generator=generator) - 1
+    frames = torch.stack([start, start + SMALL_STEP * coin], dim=1)[:, :, None]
+    data = TransitionSet(TensorFrames(frames), 1)
+    runs = {}
+    for standardise in (True, False):
+        config = _config(
+            "vector",
+            "ardm",
+            iterations=1000,
+            width=64,
+            depth=3,
+            lr=3e-3,
+            batch_size=128,
+            predict="increment",
+            ardm_standardise=standardise,
+        )
+        scale = measure_output_scale(data, config) if standardise else None
+        trainer = Trainer.create(config, data.frame_shape, CPU, output_scale=scale)
+        train(trainer, data, IDENTITY, tmp_path_factory.mktemp(f"s{standardise}") / "c.pt", {})
+        runs[standardise] = (trainer.model, config)
+    return runs
+
+
+def _small_steps(runs, standardise: bool, **changes) -> torch.Tensor:
+    """Sampled increments from x_t = ±1 (1000 each), in units of SMALL_STEP."""
+    model, config = runs[standardise]
+    config = dataclasses.replace(config, **changes)
+    context = torch.tensor([1.0, -1.0]).repeat_interleave(1000).reshape(-1, 1, 1)
+    out = rollout(model, get_method("ardm"), config, context, 1, torch.Generator().manual_seed(1))
+    return (out[:, 0, 0] - context[:, 0, 0]) / SMALL_STEP
+
+
+@pytest.mark.parametrize("grid", ["uniform", "edm"])
+def test_ardm_standardised_increment_recovers_a_small_two_mode_step(small_step_runs, grid):
+    """The review's failure mode: an increment of 0.07 on a state of size 1. Diffusing the
+    standardised increment, K = 10 DDIM steps put the samples on ±0.07 with the right spread."""
+    steps = _small_steps(small_step_runs, True, steps=10, ardm_grid=grid)
+    up = float(((steps - 1).abs() < 0.5).float().mean())
+    down = float(((steps + 1).abs() < 0.5).float().mean())
+    assert up > 0.4 and down > 0.4 and up + down > 0.9, (up, down)
+    assert abs(float(steps.mean())) < 0.15
+    assert 0.85 < float(steps.std()) < 1.15
+
+
+def test_ardm_raw_small_increment_loses_the_spread(small_step_runs):
+    """The same training on the increment in normalised units under unit noise: the samples
+    collapse towards the mean step (why ``ardm_standardise`` exists)."""
+    assert float(_small_steps(small_step_runs, False, steps=10).std()) < 0.5
 
 
 def test_agm_bridge_is_the_law_of_the_pinned_momentum_sde():

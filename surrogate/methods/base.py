@@ -38,14 +38,17 @@ class Method:
     output_frames: int = 1
     #: The network's output is the step x_{t+1} − base itself, so ``standardise`` scales it.
     predicts_step: bool = False
+    #: The config switch of that scaling: the shared ``standardise``, or the method's own where
+    #: the scale also changes what it trains on (``ardm_standardise``).
+    standardise_switch: str = "standardise"
 
     def calls_per_step(self, config) -> int:
         """Network evaluations per generated frame: 1, or K of a multi-step method."""
         return 1 if self.default_steps is None else sampling_steps(config, self.default_steps)
 
     def standardised(self, config) -> bool:
-        """Whether ``config.standardise`` applies to this method's network."""
-        return bool(config.standardise) and self.predicts_step
+        """Whether this method's network output is scaled by the step's RMS (its switch is on)."""
+        return bool(getattr(config, self.standardise_switch)) and self.predicts_step
 
 
 def prediction_base(
