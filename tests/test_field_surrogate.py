@@ -322,9 +322,10 @@ def test_wave_demo_runs_end_to_end_on_a_tiny_configuration(tmp_path, monkeypatch
         "validate_trajectories=4",
         "train_trajectories=8",
     ]
+    # the runs one after the other, as on one CPU (tests/test_demo.py trains them side by side)
     monkeypatch.setitem(demo_module.DEMOS, "wave", {**demo_module.DEMOS["wave"], "n": 12,
                         "n_test": 8, "set": tiny_set, "runs": {"sl": ("sl", "cpu", recipe),
-                        "mse": ("mse", "cpu", recipe)}})  # fmt: skip
+                        "mse": ("mse", "cpu", recipe)}, "concurrent": False})  # fmt: skip
     result = CliRunner().invoke(app, ["demo", "wave", "--data-dir", str(tmp_path), "-q"])
     assert result.exit_code == 0, (result.output, result.exception)
     rows = json.loads((tmp_path / "wave" / "reports" / "compare" / "comparison.json").read_text())
