@@ -257,7 +257,7 @@ def demo(
     data_dir: opt.DemoDataDir = Path("data/demo"),
     device: opt.Device = "auto",
     quiet: opt.Quiet = False,
-    threads: opt.Threads = None,
+    threads: opt.DemoThreads = None,
 ) -> None:
     """End to end on a small configuration: generate, train SL and MSE, sample, compare.
 

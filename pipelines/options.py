@@ -83,6 +83,15 @@ Threads = Annotated[
         show_default=False,
     ),
 ]
+DemoThreads = Annotated[
+    int | None,
+    typer.Option(
+        help="CPU threads for torch and numba; field demos on ≥ 2 CPUs train SL and MSE side by "
+        "side, and this is then each training process's threads [default: $OMP_NUM_THREADS if "
+        "set, else 1 per training process; otherwise as for the other commands]",
+        show_default=False,
+    ),
+]
 Bootstrap = Annotated[
     int, typer.Option(help="bootstrap resamples for the 95 % intervals (0: none)", min=0)
 ]
