@@ -68,6 +68,18 @@ def requests(root: Path, data: Path, iterations: int) -> dict[str, TrainRequest]
     }
 
 
+def train_here_on_one_thread(root: Path, data: Path, iterations: int) -> None:
+    """The same runs trained in this process on one thread, like each side-by-side process:
+    convolutions sum in another order on more threads, so only equal thread counts agree."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for request in requests(root, data, iterations).values():
+            run_training(request)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def assert_same_weights(a: Path, b: Path) -> None:
     """The finished runs ``a/<name>`` and ``b/<name>`` hold the same weights, bit for bit."""
     for name in ("sl", "mse"):
@@ -91,8 +103,7 @@ def test_runs_trained_side_by_side_equal_runs_trained_in_this_process(wave_data,
             line.startswith(f"train wave {method} loss ") and "20/20 (100 %)" in line
             for line in progress_lines
         )
-    for request in requests(tmp_path / "here", wave_data, 20).values():
-        run_training(request)
+    train_here_on_one_thread(tmp_path / "here", wave_data, 20)
     assert_same_weights(tmp_path / "side", tmp_path / "here")
 
 
@@ -155,8 +166,7 @@ def test_ctrl_c_saves_both_runs_at_a_step_and_the_demo_resumes(wave_data, tmp_pa
     resumed = CliRunner().invoke(cli.app, ["demo", "wave", "--data-dir", str(root), "-q"])
     assert resumed.exit_code == 0, (resumed.output, resumed.exception)
     assert (root / "wave" / "reports" / "compare" / "comparison.json").exists()
-    for request in requests(tmp_path / "here", wave_data, 120).values():
-        run_training(request)
+    train_here_on_one_thread(tmp_path / "here", wave_data, 120)
     assert_same_weights(runs, tmp_path / "here")
 
 
