@@ -88,7 +88,7 @@ def remove_stale_temporaries(directory: Path) -> list[Path]:
     if not Path(directory).is_dir():
         return removed
     for tmp in Path(directory).glob(".*.tmp-*"):
-        pid = tmp.name.rpartition(".tmp-")[2]
+        pid = tmp.name.rpartition(".tmp-")[2].partition(".")[0]  # after it: a suffix, if any
         if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
             with contextlib.suppress(FileNotFoundError):
                 if tmp.is_dir():
@@ -100,8 +100,10 @@ def remove_stale_temporaries(directory: Path) -> list[Path]:
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path) -> Iterator[Path]:
+def atomic_output(path: Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
+
+    ``suffix`` ends the temporary's name, for writers that pick the format from it (Pillow).
 
     A crash or Ctrl-C leaves the previous ``path`` (if any) untouched and no partial file;
     temporaries that killed processes left beside ``path`` are removed first.
@@ -109,7 +111,7 @@ def atomic_output(path: Path) -> Iterator[Path]:
     path = Path(path)
     ensure_directory(path.parent)
     remove_stale_temporaries(path.parent)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{suffix}")
     try:
         yield tmp
         os.replace(tmp, path)

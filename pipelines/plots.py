@@ -3,7 +3,6 @@ side and the nearest-training-neighbour check."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -13,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .compare import Comparison
+from .ensemble import atomic_output
 
 _SIM_STYLE = {"color": "black", "linewidth": 2.0}
 
@@ -139,14 +139,11 @@ def animate_rollouts(comparison: Comparison, out: Path, fps: int = 8) -> Path:
         return [*images, title]
 
     animation = FuncAnimation(fig, draw, frames=steps, blit=False)
-    # Pillow picks the format from the suffix, so the temporary ends in .gif (not atomic_output's)
-    temporary = out.with_name(f".{out.name}.tmp-{os.getpid()}.gif")
     try:
-        animation.save(temporary, writer=PillowWriter(fps=fps), dpi=72)
-        os.replace(temporary, out)
+        with atomic_output(out, suffix=".gif") as temporary:  # Pillow reads the format from it
+            animation.save(temporary, writer=PillowWriter(fps=fps), dpi=72)
     finally:
         plt.close(fig)
-        temporary.unlink(missing_ok=True)
     return out
 
 

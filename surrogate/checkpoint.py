@@ -12,7 +12,8 @@ CHECKPOINT_FORMAT = 1
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """``torch.save`` to a temporary file, then rename: a crash never leaves half a checkpoint."""
+    """``torch.save`` to a temporary file, then rename: a crash never leaves half a checkpoint.
+    (The same pattern as ``pipelines.ensemble.atomic_output``, which this layer cannot import.)"""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")

@@ -36,7 +36,7 @@ VECTOR_RECIPE: dict[str, Any] = {
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "vector": {
         "smoke": {
-            "label_dim": 8,
+            "label_dim": VECTOR_RECIPE["label_dim"],
             "iterations": 200,
             "width": 64,
             "depth": 3,
@@ -94,7 +94,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 #: Defaults for every field preset: the paper's networks predict the next frame directly.
-FIELD_DEFAULTS: dict[str, Any] = {"predict": "frame", "label_dim": 64}
+FIELD_DEFAULTS: dict[str, Any] = {"predict": "frame"}
 
 
 @dataclass(frozen=True)

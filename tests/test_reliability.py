@@ -225,6 +225,8 @@ def test_a_rerun_removes_temporaries_of_dead_processes_only(tmp_path, tiny_duffi
     out = tmp_path / "train.h5"
     stale = tmp_path / f".train.h5.tmp-{_dead_pid()}"
     stale.write_bytes(b"x" * 1000)
+    stale_gif = tmp_path / f".rollouts.gif.tmp-{_dead_pid()}.gif"  # a temporary with a suffix
+    stale_gif.write_bytes(b"x")
     alive = tmp_path / ".test.h5.tmp-1"  # pid 1 always runs
     alive.write_bytes(b"x")
     job = generation_job("duffing", tiny_duffing, out, n=8, shard_size=4)
@@ -234,7 +236,7 @@ def test_a_rerun_removes_temporaries_of_dead_processes_only(tmp_path, tiny_duffi
     stale_shard.write_bytes(b"x")
     generate(job)
     assert out.exists()
-    assert not stale.exists() and not stale_shard.exists()
+    assert not stale.exists() and not stale_shard.exists() and not stale_gif.exists()
     assert alive.exists()
 
 
