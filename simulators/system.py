@@ -74,6 +74,9 @@ class SystemSpec:
     #: Named places of the domain as (row, column) fractions in [0, 1], row 0 at the top (e.g.
     #: the flow system's wells), for QoIs that look there.
     landmarks: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    #: Overrides giving a configuration that simulates in about a second: the registry-wide
+    #: contract tests (tests/test_systems.py) run every system with it.
+    tiny_config: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.state_kind not in STATE_KINDS:

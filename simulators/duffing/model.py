@@ -263,5 +263,6 @@ SYSTEM = SystemSpec(
     default_shard_size=10_000,
     markov_window=1,
     state_kind="vector",
+    tiny_config={"t_end": 2.0, "n_frames": 21, "dt": 0.02},
     branch=branch,
 )

@@ -249,6 +249,7 @@ SYSTEM = SystemSpec(
     default_shard_size=50,
     markov_window=3,
     state_kind="field",
+    tiny_config={"n_cells": 16, "n_frames": 6},
     landmarks=WELLS,
     # the wells sit at fixed corners of a bounded domain: the network must know where it is
     training_defaults={"coordinate_channels": True},

@@ -307,5 +307,6 @@ SYSTEM = SystemSpec(
     default_shard_size=32,
     markov_window=3,
     state_kind="field",
+    tiny_config={"n_grid": 32, "subsample": 2, "dt": 0.02, "t_end": 0.4, "n_frames": 9},
     training_defaults={"padding": "circular"},  # the domain is a torus
 )
