@@ -57,14 +57,3 @@ def unit_directions(dim: int, count: int, seed: int = 0) -> np.ndarray:
         return np.stack([np.cos(angles), np.sin(angles)], axis=1)
     directions = np.random.default_rng(seed).standard_normal((count, dim))
     return directions / np.linalg.norm(directions, axis=1, keepdims=True)
-
-
-def sliced_wasserstein2(x: np.ndarray, y: np.ndarray, directions: np.ndarray) -> float:
-    """sqrt(mean over directions θ of W2²(θ·x, θ·y)) for point clouds ``(n, dim)``, ``(m, dim)``."""
-    px = np.asarray(x, dtype=np.float64) @ directions.T
-    py = np.asarray(y, dtype=np.float64) @ directions.T
-    return float(
-        np.sqrt(
-            np.mean([wasserstein2(px[:, k], py[:, k]) ** 2 for k in range(directions.shape[0])])
-        )
-    )
