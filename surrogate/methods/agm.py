@@ -56,8 +56,8 @@ from torch import nn
 from .base import (
     TIME_EMBEDDING_DIM,
     Method,
+    at_time,
     broadcast,
-    fourier_embedding,
     prediction_base,
     sampling_steps,
     training_noise,
@@ -106,8 +106,7 @@ def _hop(
     model: nn.Module, context: torch.Tensor, x: torch.Tensor, v: torch.Tensor, s: torch.Tensor
 ) -> torch.Tensor:
     """The network's sampling-hop estimate ŷ of the pinned position x_1 from (x_s, v_s)."""
-    cond = fourier_embedding(s, TIME_EMBEDDING_DIM)
-    return model(torch.cat([context, x, v], dim=1), cond).to(x.dtype)
+    return at_time(model, context, (x, v), s)
 
 
 def loss(

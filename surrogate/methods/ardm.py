@@ -49,8 +49,8 @@ from ..backbones import ScaledOutput
 from .base import (
     TIME_EMBEDDING_DIM,
     Method,
+    at_time,
     broadcast,
-    fourier_embedding,
     prediction_base,
     sampling_steps,
     training_noise,
@@ -115,8 +115,7 @@ def _denoise(
 ) -> torch.Tensor:
     """The network's estimate û of the clean (standardised) variable from the noisy one at time
     s; ``ScaledOutput`` multiplies the raw output by S, so dividing by it gives û back."""
-    cond = fourier_embedding(s, TIME_EMBEDDING_DIM)
-    return model(torch.cat([context, z], dim=1), cond).to(z.dtype) / scale
+    return at_time(model, context, (z,), s) / scale
 
 
 def _base(context: torch.Tensor, channels: int, config) -> torch.Tensor | float:

@@ -97,6 +97,15 @@ def fourier_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.cat([angles.sin(), angles.cos()], dim=1)
 
 
+def at_time(
+    model: nn.Module, context: torch.Tensor, frames: tuple[torch.Tensor, ...], s: torch.Tensor
+) -> torch.Tensor:
+    """The network on the window and the method's own ``frames`` (on channels) at time ``s``
+    (Fourier features in the conditioning slot), returned in the frames' dtype."""
+    cond = fourier_embedding(s, TIME_EMBEDDING_DIM)
+    return model(torch.cat([context, *frames], dim=1), cond).to(frames[0].dtype)
+
+
 def training_noise(
     shape: torch.Size | tuple[int, ...], generator: torch.Generator, like: torch.Tensor
 ) -> torch.Tensor:

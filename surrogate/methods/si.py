@@ -36,8 +36,8 @@ from torch import nn
 from .base import (
     TIME_EMBEDDING_DIM,
     Method,
+    at_time,
     broadcast,
-    fourier_embedding,
     sampling_steps,
     training_noise,
     training_times,
@@ -51,8 +51,7 @@ def _drift(
     model: nn.Module, context: torch.Tensor, state: torch.Tensor, s: torch.Tensor
 ) -> torch.Tensor:
     """The network's drift b(s, x_s | window)."""
-    cond = fourier_embedding(s, TIME_EMBEDDING_DIM)
-    return model(torch.cat([context, state], dim=1), cond).to(state.dtype)
+    return at_time(model, context, (state,), s)
 
 
 def loss(
