@@ -6,10 +6,10 @@ volume-conserving output could remove it.
    ratio, split into the frames before and after the simulator's water volume stops being
    deterministic (breakthrough).
 2. On the training split: how well the water balance of the stored (block-mean) frames predicts
-   the change of water volume per frame, Δ mean s = ΔPVI · (1 − f_w(s_corner)), with the
-   fractional flow f_w at the producer's stored cell — the constraint a volume-conserving output
-   layer would impose. Exact before breakthrough; after it, its error is compared with the WIM
-   noise floor.
+   the change of water volume per frame, Δ mean s = ΔPVI · (1 − f_w(S_producer)), with the
+   fractional flow f_w at the producer's stored cell (normalised saturation) — the constraint a
+   volume-conserving output layer would impose. Exact before breakthrough; after it, its error
+   is compared with the WIM noise floor.
 
     python benchmarks/flow_water_budget.py --data-dir ~/slsim-data/f32 --runs sl-s0 sl-s1 mse-s0
 """
@@ -25,7 +25,11 @@ import numpy as np
 
 from slsim.pipelines import layout
 from slsim.pipelines.ensemble import read_blocks
+from slsim.pipelines.qoi import production_block
 from slsim.pipelines.wasserstein import wasserstein2
+from slsim.simulators import build_config
+from slsim.simulators.flow import FlowConfig
+from slsim.simulators.flow.relperm import fractional_flow
 
 
 def water_in_place(path: Path, n: int | None = None) -> np.ndarray:
@@ -39,11 +43,6 @@ def water_in_place(path: Path, n: int | None = None) -> np.ndarray:
                 for start, stop in read_blocks(n)
             ]
         )
-
-
-def fractional_flow(s: np.ndarray, viscosity_ratio: float) -> np.ndarray:
-    """Water fractional flow with quadratic relative permeabilities (s_wc = s_or = 0)."""
-    return s**2 / (s**2 + (1 - s) ** 2 / viscosity_ratio)
 
 
 def main() -> None:
@@ -95,11 +94,14 @@ def main() -> None:
         )
 
     with h5py.File(train_file, "r") as handle:
-        config = json.loads(handle.attrs["config"])
-        corner = handle["saturation"][: args.balance_trajectories, :, -1, -1].astype(np.float64)
-    volume = water_in_place(train_file, args.balance_trajectories)
-    step = config["t_end"] / (config["n_frames"] - 1)
-    predicted = step * (1 - fractional_flow(corner[:, :-1], config["viscosity_ratio"]))
+        config = build_config(FlowConfig, json.loads(handle.attrs["config"]))
+        saturation = handle["saturation"][: args.balance_trajectories].astype(np.float64)
+    fluid = config.fluid
+    producer = (production_block(saturation, 1) - fluid.s_wc) / fluid.mobile_range
+    volume = saturation.mean(axis=(-2, -1))
+    step = config.t_end / (config.n_frames - 1)
+    water_cut = fractional_flow(producer[:, :-1], 1.0 / fluid.viscosity_ratio)
+    predicted = step * (1 - water_cut)
     error = np.diff(volume, axis=1) - predicted
     drift = np.cumsum(error, axis=1)[:, -1]
     report["balance"] = {
