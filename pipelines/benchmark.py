@@ -1,20 +1,22 @@
 """``slsim benchmark table1``: every method on the same data and backbone, the paper's Table 1.
 
-Each method is trained once in ``runs/<method>/`` (a finished run with the same settings is
-reused, an unfinished one resumed), then sampled from the same held-out starts with the same
-seed; ``ardm`` is sampled at each K of ``ardm_steps`` from one trained network. Every ensemble
-is scored with ``compare`` (distances beside the noise floor, bootstrap intervals), and the
-table adds network evaluations and wall-clock seconds per trajectory, and the sampling speed of
-each method relative to SL measured in the same run.
+Each method is trained at each training seed in ``runs/<name>/`` (a finished run with the same
+settings is reused, an unfinished one resumed), with the preset's settings or, given a tuning
+record of ``benchmarks/tune_methods.py``, with the settings that won on the validation split.
+Every network is sampled from the same held-out starts with the same seed; ``ardm`` is sampled
+at each K of ``ardm_steps`` from one trained network. Every ensemble is scored with ``compare``
+(distances beside the noise floor and its spread, bootstrap intervals, paired excess over the
+floor), and the table adds network evaluations and wall-clock seconds per trajectory, the
+sampling speed of each method relative to SL measured in the same run, and, over the seeds,
+each distance's mean and spread (``table1_report``).
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -26,9 +28,10 @@ from slsim.surrogate.training import LogCallback
 
 from . import layout
 from .compare import Comparison, Options, compare, write_tables
-from .ensemble import atomic_output, open_ensemble, open_generated
+from .ensemble import open_ensemble, open_generated
 from .errors import UserError, require_positive
 from .sampling import run_sampling
+from .table1_report import Result, write_report
 from .training import TrainRequest, run_training
 
 #: (on_start, on_log) callbacks of one training run, or Nones
@@ -51,16 +54,21 @@ class Table1Request:
     methods: tuple[str, ...] = field(default_factory=lambda: tuple(METHODS))
     ardm_steps: tuple[int, ...] = (5, 10, 20, 40)
     bootstrap: int = 100
+    #: Training seeds of every method; the table gives each distance's mean and spread over them.
+    seeds: tuple[int, ...] = (0,)
+    #: A tuning record (``tuning.json`` of benchmarks/tune_methods.py): each method trains with
+    #: its winner's settings, and seed 0 is the winning run itself. None: the preset's settings.
+    tuning: Path | None = None
     #: The report directory (None: DATA/<system>/reports/table1).
     out_dir: Path | None = None
 
 
-def parse_steps(text: str) -> tuple[int, ...]:
-    """``--ardm-steps`` as integers: ``5,10,20,40``."""
+def parse_integers(option: str, text: str) -> tuple[int, ...]:
+    """A comma-separated list of integers (``--ardm-steps 5,10,20,40``, ``--seeds 0,1,2``)."""
     try:
         return tuple(int(k) for k in text.split(","))
     except ValueError:
-        raise UserError(f"--ardm-steps expects integers like 5,10,20,40, got '{text}'") from None
+        raise UserError(f"{option} expects integers like 0,1,2, got '{text}'") from None
 
 
 def check_request(request: Table1Request) -> None:
@@ -72,6 +80,10 @@ def check_request(request: Table1Request) -> None:
             raise UserError(f"unknown method '{method}' (known: {', '.join(METHODS)})")
     if min(request.ardm_steps) < 1:
         raise UserError("--ardm-steps must be ≥ 1")
+    if min(request.seeds) < 0 or len(set(request.seeds)) != len(request.seeds):
+        raise UserError("--seeds must be distinct integers ≥ 0")
+    if "seed" in request.overrides:
+        raise UserError("the training seed of Table 1 is set with --seeds, not --set seed=…")
     if "sl" not in request.methods:
         raise UserError("table1 needs sl among the methods: speeds are relative to it")
 
@@ -86,19 +98,6 @@ class Entry:
     @property
     def label(self) -> str:
         return self.method if self.steps is None else f"{self.method}-{self.steps}"
-
-
-@dataclass
-class Result:
-    """Speed and distances of one entry."""
-
-    label: str
-    method: str
-    steps: int | None
-    network_calls: int
-    seconds_per_trajectory: float
-    distances: dict[str, dict[str, float]]  # metric -> value, ci_low, ci_high, noise_floor
-    speedup_of_sl: float = float("nan")  # this entry's time / SL's time
 
 
 class Stopwatch:
@@ -122,6 +121,43 @@ def entries(methods: Sequence[str], ardm_steps: Sequence[int]) -> list[Entry]:
     return rows
 
 
+@dataclass(frozen=True)
+class Training:
+    """How one method is trained: its ``--set`` overrides and the run name of seed 0."""
+
+    overrides: dict[str, str]
+    name: str
+
+    def run_name(self, seed: int) -> str:
+        """``name`` for seed 0 (the tuning's winner, or the plain run), ``name-s<seed>`` else."""
+        return self.name if seed == 0 else f"{self.name}-s{seed}"
+
+
+def trainings(request: Table1Request) -> dict[str, Training]:
+    """Each method's settings: the preset's (``runs/<method>``) or the tuning's winner's."""
+    methods = dict.fromkeys(request.methods)
+    if request.tuning is None:
+        return {m: Training(dict(request.overrides), m) for m in methods}
+    try:
+        record = json.loads(Path(request.tuning).read_text())
+        runs = {run["run"]: run for run in record["runs"]}
+        system, preset, winners = record["system"], record["preset"], record["winners"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise UserError(f"cannot read the tuning record {request.tuning}: {err}") from None
+    if (system, preset) != (request.system, request.preset):
+        raise UserError(
+            f"{request.tuning} tuned {system} with preset {preset}, not {request.system} with "
+            f"preset {request.preset}"
+        )
+    chosen = {}
+    for method in methods:
+        if method not in winners:
+            raise UserError(f"{request.tuning} has no winner for '{method}'")
+        name = winners[method]["run"]
+        chosen[method] = Training({**runs[name]["overrides"], **request.overrides}, name)
+    return chosen
+
+
 def run_table1(
     request: Table1Request,
     *,
@@ -141,56 +177,62 @@ def run_table1(
     for path in (train_file, test_file):
         with open_generated(path, system):
             pass
+    seeds = request.seeds
     checkpoints = {}
-    for method in dict.fromkeys(request.methods):
-        on_stage(f"train {method}")
-        training = TrainRequest(
-            system=system,
-            train_file=train_file,
-            run_dir=layout.run_dir(system, method, data_dir),
-            method=method,
-            preset=request.preset,
-            overrides=request.overrides,
-            device=request.device,
-            reuse_finished=True,
-        )
-        on_start, on_log = train_callbacks(method)
-        checkpoints[method] = run_training(training, on_log=on_log, on_start=on_start)
-    rows = entries(request.methods, request.ardm_steps)
-    samples, seconds = {}, {}
-    for entry in rows:
-        on_stage(f"sample {entry.label}")
-        path = out_dir / "samples" / f"{entry.label}.h5"
-        clock = Stopwatch()
-        run_sampling(
-            checkpoints[entry.method],
-            test_file,
-            path,
-            n,
-            seed=0,
-            device=request.device,
-            overwrite=True,
-            steps=entry.steps,
-            system=system,
-            on_start=clock.start,
-        )
-        seconds[entry.label] = clock.elapsed() / n
-        samples[entry.label] = path
+    for method, training in trainings(request).items():
+        for seed in seeds:
+            name = training.run_name(seed)
+            on_stage(f"train {method} seed {seed} ({name})")
+            run = TrainRequest(
+                system=system,
+                train_file=train_file,
+                run_dir=layout.run_dir(system, name, data_dir),
+                method=method,
+                preset=request.preset,
+                overrides={**training.overrides, "seed": str(seed)},
+                device=request.device,
+                reuse_finished=True,
+            )
+            on_start, on_log = train_callbacks(name)
+            checkpoints[method, seed] = run_training(run, on_log=on_log, on_start=on_start)
+    samples: dict[tuple[Entry, int], Path] = {}
+    seconds: dict[tuple[Entry, int], float] = {}
+    for entry in entries(request.methods, request.ardm_steps):
+        for seed in seeds:
+            label = entry.label if len(seeds) == 1 else f"{entry.label}-s{seed}"
+            on_stage(f"sample {label}")
+            path = out_dir / "samples" / f"{label}.h5"
+            clock = Stopwatch()
+            run_sampling(
+                checkpoints[entry.method, seed],
+                test_file,
+                path,
+                n,
+                seed=0,
+                device=request.device,
+                overwrite=True,
+                steps=entry.steps,
+                system=system,
+                on_start=clock.start,
+            )
+            seconds[entry, seed] = clock.elapsed() / n
+            samples[entry, seed] = path
     on_stage("compare")
     options = Options(bootstrap=request.bootstrap)
     comparison = compare(test_file, train_file, list(samples.values()), options, system)
     write_tables(comparison, out_dir)
     results = [
-        _result(entry, samples[entry.label], seconds[entry.label], comparison) for entry in rows
+        _result(entry, seed, path, seconds[entry, seed], comparison)
+        for (entry, seed), path in samples.items()
     ]
-    sl_seconds = next(r.seconds_per_trajectory for r in results if r.label == "sl")
+    sl_seconds = {r.seed: r.seconds_per_trajectory for r in results if r.label == "sl"}
     for result in results:
-        result.speedup_of_sl = result.seconds_per_trajectory / sl_seconds
-    write_table(results, comparison, out_dir)
+        result.speedup_of_sl = result.seconds_per_trajectory / sl_seconds[result.seed]
+    write_report(results, comparison, out_dir)
     return results, out_dir
 
 
-def _result(entry: Entry, path: Path, seconds: float, comparison: Comparison) -> Result:
+def _result(entry: Entry, seed: int, path: Path, seconds: float, comparison: Comparison) -> Result:
     with open_ensemble(path) as ensemble:
         calls = int(ensemble.handle.attrs["network_calls_per_trajectory"])
     distances = {
@@ -199,50 +241,11 @@ def _result(entry: Entry, path: Path, seconds: float, comparison: Comparison) ->
             "ci_low": row.ci_low,
             "ci_high": row.ci_high,
             "noise_floor": row.noise_floor,
+            "excess": row.excess,
+            "excess_low": row.excess_low,
+            "excess_high": row.excess_high,
         }
         for row in comparison.rows
         if row.candidate == path.stem
     }
-    return Result(entry.label, entry.method, entry.steps, calls, seconds, distances)
-
-
-def markdown(results: list[Result], comparison: Comparison) -> str:
-    """The table as Markdown: distances with intervals, noise floors, calls, time, speed."""
-    metrics = [row.metric for row in comparison.rows if row.candidate == results[0].label]
-    head = ["method", "network calls / traj", "s / traj", "× SL time"]
-    head += [f"{m} [95 % CI]" for m in metrics]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in results:
-        cells = [r.label, str(r.network_calls), f"{r.seconds_per_trajectory:.3g}"]
-        cells.append(f"{r.speedup_of_sl:.1f}")
-        for m in metrics:
-            d = r.distances[m]
-            cells.append(f"{d['value']:.3g} [{d['ci_low']:.2g}, {d['ci_high']:.2g}]")
-        lines.append("| " + " | ".join(cells) + " |")
-    floors = {row.metric: row for row in comparison.rows}
-    notes = ", ".join(
-        f"{m} {floors[m].noise_floor:.3g} [{floors[m].floor_low:.2g}, {floors[m].floor_high:.2g}]"
-        for m in metrics
-    )
-    lines += ["", f"Noise floor (two independent simulator ensembles of this size): {notes}."]
-    return "\n".join(lines) + "\n"
-
-
-def write_table(results: list[Result], comparison: Comparison, out_dir: Path) -> None:
-    """table1.md, table1.csv and table1.json in ``out_dir`` (atomically)."""
-    with atomic_output(out_dir / "table1.md") as tmp:
-        tmp.write_text(markdown(results, comparison))
-    with atomic_output(out_dir / "table1.json") as tmp:
-        tmp.write_text(json.dumps([asdict(r) for r in results], indent=1))
-    metrics = sorted({m for r in results for m in r.distances})
-    keys = ("value", "ci_low", "ci_high", "noise_floor")
-    with atomic_output(out_dir / "table1.csv") as tmp, tmp.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
-            ["label", "method", "steps", "network_calls", "seconds_per_trajectory", "x_sl_time"]
-            + [f"{m}_{k}" for m in metrics for k in keys]
-        )
-        for r in results:
-            speed = [f"{r.seconds_per_trajectory:.6g}", f"{r.speedup_of_sl:.4g}"]
-            distances = [f"{r.distances[m][k]:.6g}" for m in metrics for k in keys]
-            writer.writerow([r.label, r.method, r.steps or "", r.network_calls, *speed, *distances])
+    return Result(entry.label, entry.method, entry.steps, seed, calls, seconds, distances)

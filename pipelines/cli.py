@@ -20,7 +20,7 @@ from slsim.surrogate.device import select_device
 
 from . import layout
 from . import options as opt
-from .benchmark import Table1Request, parse_steps, run_table1
+from .benchmark import Table1Request, parse_integers, run_table1
 from .compare import CompareRequest, compare_report
 from .demo import run as run_demo
 from .ensemble import describe, open_generated, verdict
@@ -288,6 +288,8 @@ def table1(
     methods: opt.Methods = opt.ALL_METHODS,
     ardm_steps: opt.ArdmSteps = "5,10,20,40",
     bootstrap: opt.Bootstrap = 100,
+    seeds: opt.Seeds = "0",
+    tuning: opt.Tuning = None,
     data_dir: opt.DataDir = None,
     device: opt.Device = "auto",
     quiet: opt.Quiet = False,
@@ -296,9 +298,11 @@ def table1(
     """Reproduce the paper's Table 1 on SYSTEM: WCT and WIM beside the noise floor, network
     calls and seconds per trajectory for every method (--methods), ARDM at several K.
 
-    Trains each method in DATA/<system>/runs/<method>/ (finished runs with the same settings
-    are reused), samples --n trajectories each, and writes table1.md/.csv/.json and the compare
-    report to DATA/<system>/reports/table1/.
+    Trains each method at each of --seeds in DATA/<system>/runs/<method>[-s<seed>]/ (with
+    --tuning: <winning run>[-s<seed>]; finished runs with the same settings are reused),
+    samples --n trajectories from each, and writes table1.md/.csv/.json, table1_summary.json,
+    table1_pareto.png (distance / floor against network calls) and the compare report to
+    DATA/<system>/reports/table1/.
     """
     configure_model_threads(threads, get_system(system))
     request = Table1Request(
@@ -309,8 +313,10 @@ def table1(
         n=n,
         device=select_device(device),
         methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
-        ardm_steps=parse_steps(ardm_steps),
+        ardm_steps=parse_integers("--ardm-steps", ardm_steps),
         bootstrap=bootstrap,
+        seeds=parse_integers("--seeds", seeds),
+        tuning=tuning,
     )
     with LazyProgress(quiet) as progress:
         _, out_dir = run_table1(

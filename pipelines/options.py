@@ -199,3 +199,18 @@ Methods = Annotated[
     str, typer.Option(help="comma-separated methods (sl is required: speeds are relative)")
 ]
 ArdmSteps = Annotated[str, typer.Option(help="comma-separated K at which ardm is sampled")]
+Seeds = Annotated[
+    str,
+    typer.Option(
+        help="comma-separated training seeds of every method; the table gives the mean and "
+        "spread of each distance / floor over them"
+    ),
+]
+Tuning = Annotated[
+    Path | None,
+    typer.Option(
+        help="a tuning.json of benchmarks/tune_methods.py: train each method with the settings "
+        "that won on the validation split (seed 0 reuses the winning run)",
+        show_default=False,
+    ),
+]

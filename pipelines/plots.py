@@ -168,6 +168,53 @@ def plot_novelty(comparison: Comparison, out: Path) -> Path:
     return _save(fig, out)
 
 
+def plot_pareto(
+    entries: list[tuple[str, int, dict[str, list[float]]]],
+    floor_spread: dict[str, list[float]],
+    out: Path,
+) -> Path:
+    """Accuracy against cost: each entry's distance / noise floor (mean over training seeds, bars
+    from the lowest to the highest seed) against its network calls per trajectory, one panel per
+    metric; the floor's own spread over disjoint simulator groups is the grey band around 1.
+
+    ``entries``: (label, network calls per trajectory, metric -> ratio per seed); entries of one
+    method at several K (``ardm-5``, ``ardm-10``…) are joined by a line.
+    """
+    metrics = list(entries[0][2])
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4.2), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        spread = floor_spread.get(metric) or [1.0]
+        ax.axhspan(min(spread), max(spread), color="0.85", label="floor spread")
+        ax.axhline(1.0, color="black", linewidth=1.0)
+        lines: dict[str, list[tuple[int, float]]] = {}
+        for label, calls, ratios in entries:
+            values = np.asarray(ratios[metric])
+            mean = float(values.mean())
+            bars = [[mean - values.min()], [values.max() - mean]]
+            ax.errorbar(calls, mean, yerr=bars, fmt="o", capsize=3, color=_method_colour(label))
+            ax.annotate(label, (calls, mean), textcoords="offset points", xytext=(5, 4))
+            lines.setdefault(label.split("-")[0], []).append((calls, mean))
+        for method, points in lines.items():
+            if len(points) > 1:
+                x, y = zip(*sorted(points), strict=True)
+                ax.plot(x, y, color=_method_colour(method), linewidth=1.0)
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="network calls per trajectory",
+            ylabel="distance / noise floor",
+            title=metric,
+        )
+        ax.legend(loc="upper right")
+    return _save(fig, out)
+
+
+def _method_colour(label: str) -> str:
+    """One colour per method (the label before its ``-K`` suffix), stable across figures."""
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    return palette[sum(map(ord, label.split("-")[0])) % len(palette)]
+
+
 def plot_comparison(comparison: Comparison, out_dir: Path) -> list[Path]:
     """Every figure that fits the metrics in ``comparison``; returns the written files."""
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -189,3 +189,53 @@ def test_table1_reuses_finished_runs_and_times_every_entry(pipeline, tmp_path):
     assert (report / "table1.md").read_text().startswith("| method | network calls / traj")
     bad = runner.invoke(app, [*args[:5], "--methods", "ardm", "--data-dir", str(root)])
     assert "table1 needs sl" in str(bad.exception)
+
+
+def test_table1_trains_tuned_winners_at_every_seed_and_summarises_them(pipeline, tmp_path):
+    root, _ = pipeline
+    d = ["--data-dir", str(root)]
+    invoke("train", "duffing", "--name", "won-sl", "--preset", "smoke", "--set", "label_dim=4", *d)
+    winner = root / "duffing" / "runs" / "won-sl" / "checkpoint.pt"
+    before = winner.stat().st_mtime_ns
+    record = {
+        "system": "duffing",
+        "preset": "smoke",
+        "runs": [
+            {"run": "won-sl", "overrides": {"label_dim": "4"}},
+            {"run": "won-mse", "overrides": {"standardise": "true"}},
+            {"run": "lost-sl", "overrides": {}},
+        ],
+        "winners": {"sl": {"run": "won-sl"}, "mse": {"run": "won-mse"}},
+    }
+    tuning = tmp_path / "tuning.json"
+    tuning.write_text(json.dumps(record))
+    args = ["benchmark", "table1", "duffing", "--preset", "smoke", "--n", "32", *d]
+    args += ["--methods", "sl,mse", "--seeds", "0,1", "--tuning", str(tuning), "--bootstrap", "20"]
+    invoke(*args)
+    assert winner.stat().st_mtime_ns == before  # seed 0 is the winning run itself
+    runs = root / "duffing" / "runs"
+    for name, seed, setting in (("won-sl-s1", 1, ("label_dim", 4)), ("won-mse", 0, None)):
+        config = json.loads((runs / name / "config.json").read_text())["train"]
+        assert config["seed"] == seed
+        assert setting is None or config[setting[0]] == setting[1]
+    assert json.loads((runs / "won-mse-s1" / "config.json").read_text())["train"]["standardise"]
+    assert not (runs / "lost-sl").exists()
+    report = root / "duffing" / "reports" / "table1"
+    rows = json.loads((report / "table1.json").read_text())
+    assert [(r["label"], r["seed"]) for r in rows] == [("sl", 0), ("sl", 1), ("mse", 0), ("mse", 1)]
+    sl0, sl1 = rows[0]["distances"]["SW2"], rows[1]["distances"]["SW2"]
+    assert sl0["value"] != sl1["value"]  # two trainings, two ensembles
+    assert sl0["excess_low"] <= sl0["excess"] <= sl0["excess_high"]
+    summary = {s["label"]: s for s in json.loads((report / "table1_summary.json").read_text())}
+    ratios = summary["sl"]["ratios"]["SW2"]
+    assert ratios == [r["distances"]["SW2"]["value"] / sl0["noise_floor"] for r in rows[:2]]
+    table = (report / "table1.md").read_text()
+    assert "SW2 / floor: mean ± sd (per seed)" in table and "Training seeds 0, 1" in table
+    assert (report / "table1_pareto.png").stat().st_size > 1000
+    for extra, message in (
+        (["--set", "seed=3"], "set with --seeds"),
+        (["--preset", "fast"], "not duffing with preset fast"),
+    ):
+        result = runner.invoke(app, [*args, *extra])
+        assert isinstance(result.exception, UserError)
+        assert message in str(result.exception)
