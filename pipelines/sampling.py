@@ -16,7 +16,7 @@ from slsim.surrogate.config import TrainConfig
 from slsim.surrogate.methods import get_method
 from slsim.surrogate.normalization import Normalizer
 from slsim.surrogate.sampling import rollout
-from slsim.surrogate.training import build_model
+from slsim.surrogate.training import build_model, sampling_weights
 from slsim.surrogate.transitions import CHANNEL_AXIS, initial_context, unstack_frames
 
 from . import layout
@@ -42,7 +42,7 @@ def load_surrogate(
         )
     config = config_from_dict(TrainConfig, state["config"])
     model = build_model(config, tuple(state["meta"]["frame_shape"]))
-    model.load_state_dict(state["model"])
+    model.load_state_dict(sampling_weights(state))
     return (
         model.to(device).eval(),
         config,

@@ -137,6 +137,11 @@ class TrainConfig:
     batch_size: int = param(256, "transitions per step")
     lr: float = param(1e-3, "peak AdamW learning rate (cosine decay to 0)")
     weight_decay: float = param(1e-4, "AdamW weight decay")
+    ema: float = param(
+        0.0,
+        "decay of an exponential moving average of the weights, which validation and sampling "
+        "then use (e.g. 0.999; 0: none, the trained weights are used)",
+    )
     train_trajectories: int = param(0, "use the first N training trajectories (0: all)")
     seed: int = param(0, "seed of weights, labels and batch order")
     checkpoint_every: int = param(1000, "steps between checkpoints")
@@ -206,6 +211,7 @@ class TrainConfig:
             f"trajectory_label_dim is a Stochastic Lifting label (method sl), not {self.method}",
         )
         require(self.context_noise >= 0, f"context_noise must be ≥ 0, got {self.context_noise}")
+        require(0 <= self.ema < 1, f"ema must be in [0, 1), got {self.ema}")
         require(self.train_trajectories >= 0, "train_trajectories must be ≥ 0")
         require(self.validate_every >= 0, "validate_every must be ≥ 0")
         require(len(self.channels) >= 1 and min(self.channels) > 0, "channels must be positive")

@@ -3,7 +3,9 @@
 All randomness of a run flows from ``config.seed``: the initial weights, the label table and one
 CPU generator that draws batch indices and any method noise. Its state is checkpointed with
 the model, optimiser and scheduler, so a resumed run takes exactly the steps the uninterrupted
-one would have taken (bit for bit on CPU).
+one would have taken (bit for bit on CPU). With ``config.ema`` the checkpoint also keeps an
+exponential moving average of the weights (``torch.optim.swa_utils.AveragedModel``) under
+``"ema"``; validation, best.pt and sampling use it (:func:`sampling_weights`).
 """
 
 from __future__ import annotations
@@ -138,6 +140,13 @@ class Trainer:
     generator: torch.Generator
     step: int
     history: list[dict[str, float]]
+    #: the moving average of the weights (``config.ema`` > 0), else None
+    average: torch.optim.swa_utils.AveragedModel | None = None
+
+    @property
+    def evaluated(self) -> nn.Module:
+        """The network that validation and sampling use: the average if kept."""
+        return self.average.module if self.average is not None else self.model
 
     @classmethod
     def create(
@@ -159,7 +168,17 @@ class Trainer:
         )
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.iterations)
         generator = torch.Generator().manual_seed(config.seed + 2)
-        return cls(config, get_method(config.method), model, optimizer, scheduler, generator, 0, [])
+        average = (
+            torch.optim.swa_utils.AveragedModel(
+                model,
+                multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.ema),
+                use_buffers=True,
+            )
+            if config.ema
+            else None
+        )
+        method = get_method(config.method)
+        return cls(config, method, model, optimizer, scheduler, generator, 0, [], average)
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
@@ -169,6 +188,8 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         self.step = int(state["step"])
         self.history = list(state["history"])
+        if self.average is not None:
+            self.average.load_state_dict(state["average"])
 
     def state(self, normalizer: Normalizer, meta: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -183,7 +204,17 @@ class Trainer:
             "step": self.step,
             "history": self.history,
             "finished": self.step >= self.config.iterations,
+            **(
+                {"average": self.average.state_dict(), "ema": self.average.module.state_dict()}
+                if self.average is not None
+                else {}
+            ),
         }
+
+
+def sampling_weights(state: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The weights a checkpoint samples with: the moving average if the run kept one."""
+    return state.get("ema", state["model"])
 
 
 def train(
@@ -265,6 +296,8 @@ def train(
             loss.backward()
             trainer.optimizer.step()
             trainer.scheduler.step()
+            if trainer.average is not None:
+                trainer.average.update_parameters(trainer.model)
             trainer.step += 1
             value = loss.detach()
             if world > 1:
@@ -277,8 +310,8 @@ def train(
                 trainer.step % config.validate_every == 0 or trainer.step == config.iterations
             )
             if due and validate is not None and main:
-                scores = validate(trainer.model)
-                trainer.model.train()
+                scores = validate(trainer.evaluated)
+                trainer.evaluated.train()
             if trainer.step % config.log_every == 0 or trainer.step == config.iterations or scores:
                 lr = trainer.scheduler.get_last_lr()[0]
                 entry = {

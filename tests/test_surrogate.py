@@ -27,6 +27,7 @@ from slsim.surrogate.training import (
     Trainer,
     build_model,
     measure_output_scale,
+    sampling_weights,
     train,
 )
 from slsim.surrogate.transitions import TensorFrames, TransitionSet, initial_context
@@ -130,6 +131,40 @@ def test_cpu_bf16_autocast_runs_the_network_in_bfloat16_and_still_trains(tmp_pat
     _, state = _fit(config, TransitionSet(TensorFrames(_random_walk(16, 5)), 1), tmp_path)
     losses = [h["loss"] for h in state["history"]]
     assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+def test_ema_keeps_the_moving_average_of_the_weights_resumes_and_is_what_sampling_uses(tmp_path):
+    """e_1 = w_1, e_k = d e_(k-1) + (1 - d) w_k, checked against the trained weights of steps 1-3;
+    a run stopped at step 2 and resumed equals the straight run, averages included."""
+    data = TransitionSet(TensorFrames(_random_walk(16, 5)), 1)
+    decay = 0.9
+    config = _config(iterations=3, ema=decay)
+    weights, averages = [], []
+    trainer = Trainer.create(config, data.frame_shape, CPU)
+    normalizer = Normalizer(np.zeros(1, np.float32), np.ones(1, np.float32))
+    for step in (1, 2, 3):
+        state = train(trainer, data, normalizer, tmp_path / "c.pt", {}, stop_at=step)
+        weights.append({k: v.clone() for k, v in state["model"].items()})  # live tensors
+        averages.append({k: v.clone() for k, v in state["ema"].items()})
+    for key in weights[0]:
+        expected = weights[0][key]
+        assert torch.equal(averages[0][key], expected)
+        for w, e in zip(weights[1:], averages[1:], strict=True):
+            expected = decay * expected + (1 - decay) * w[key]
+            torch.testing.assert_close(e[key], expected, rtol=1e-6, atol=1e-7)
+    first = next(iter(weights[0]))
+    assert not torch.equal(averages[2][first], weights[2][first])
+    assert sampling_weights(state) is state["ema"]
+    straight, _ = _fit(config, data, tmp_path / "straight")
+    _fit(config, data, tmp_path / "stopped", stop_at=2)
+    resumed = Trainer.create(config, data.frame_shape, CPU)
+    resumed.load_state(load_checkpoint(tmp_path / "stopped" / "checkpoint.pt"))
+    train(resumed, data, normalizer, tmp_path / "stopped" / "checkpoint.pt", {})
+    for key, value in straight.average.module.state_dict().items():
+        assert torch.equal(value, averages[2][key]), key
+        assert torch.equal(value, resumed.average.module.state_dict()[key]), key
+    plain = _fit(_config(iterations=3), data, tmp_path / "plain")[1]
+    assert "ema" not in plain and sampling_weights(plain) is plain["model"]
 
 
 def test_ctrl_c_resume_equals_uninterrupted_training(tmp_path):
