@@ -3,6 +3,12 @@
 # the `fast` preset, sample 512 trajectories, compare with the held-out ensemble, time the
 # surrogate. Runs from a source tree without installing (for offline GPU images).
 #   benchmarks/gpu_wave.sh OUT_DIR [METHODS="sl mse"] [extra `slsim train` args...]
+# Budget: the goal is 10 min on one H100/H200 (issue 12); not yet measured on a GPU. The estimate
+# of benchmarks/gpu_wave_budget.py (CPU stages measured, GPU stages from counted FLOPs, bytes and
+# operators) is ~15 min for METHODS=sl (10-22 min over its assumptions), two thirds of it the
+# 20 000 `fast` training steps, and ~11 min more per further method; the extra train args
+# `--set iterations=9000` fit 10 min (a shortened run: say so beside its results).
+# Table and assumptions: docs/benchmarks.md, "gpu_wave.sh budget".
 set -euo pipefail
 out=${1:?usage: gpu_wave.sh OUT_DIR [METHODS] [train args]}; methods=${2:-"sl"}; shift $(( $# > 1 ? 2 : 1 ))
 root=$(cd "$(dirname "$0")/.." && pwd)
