@@ -542,19 +542,6 @@ def total(rows: list[Row]) -> float:
     return sum(r.seconds for r in rows if not r.part)
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
-
-
 def main() -> None:
     args = parse()
     wall, cpu = time.perf_counter(), time.process_time()
@@ -600,6 +587,8 @@ def main() -> None:
 
 
 def report(args, m: Measured, nets: dict[str, Network], plan: Plan, seconds: float) -> None:
+    from cpu_training import cpu_name
+
     rows = budget(args, m, nets, plan)
     print(
         f'benchmarks/gpu_wave.sh budget: preset {args.preset}, METHODS "{args.methods}", '
@@ -624,7 +613,7 @@ def report(args, m: Measured, nets: dict[str, Network], plan: Plan, seconds: flo
             f"{frame.flops / 1e9:.0f} GFLOP, {frame.bytes / 1e9:.1f} GB, {frame.ops:.0f} operators"
         )
     print(
-        f"measured on {cpu_model()}, one thread (this process had {m.cpu_share:.0%} of a core): "
+        f"measured on {cpu_name()}, one thread (this process had {m.cpu_share:.0%} of a core): "
         f"solver {m.solver_s:.3f} s + {m.serial_s:.3f} s serial per trajectory, Numba "
         f"compilation {m.compile_s:.1f} s, start-up {m.startup_s:.1f} s, compare on the "
         f"1/{plan.n_test // TINY_TEST} ensembles {m.compare_s:.2f} s"

@@ -64,12 +64,17 @@ def test_empty_sample_is_an_error():
         wasserstein2(np.array([]), np.array([1.0]))
 
 
-@pytest.mark.parametrize("m", [40, 33])
-def test_column_distances_equal_one_distance_per_column(m):
+@pytest.mark.parametrize(("m", "columns"), [(40, 5), (33, 5), (33, 1100)])
+def test_column_distances_equal_one_distance_per_column(m, columns):
+    """Against the replicated equal-size formula, column by column; 1100 columns cross the
+    blocks in which unequal sizes are computed."""
     rng = np.random.default_rng(2)
-    u, v = rng.normal(size=(40, 5)), rng.normal(1.0, 2.0, size=(m, 5))
-    expected = [wasserstein2(u[:, k], v[:, k]) for k in range(5)]
+    u, v = rng.normal(size=(40, columns)), rng.normal(1.0, 2.0, size=(m, columns))
+    replicated_u = np.sort(np.repeat(u, m, axis=0), axis=0)
+    replicated_v = np.sort(np.repeat(v, 40, axis=0), axis=0)
+    expected = np.sqrt(np.mean((replicated_u - replicated_v) ** 2, axis=0))
     np.testing.assert_allclose(wasserstein2_columns(u, v), expected, rtol=1e-12)
+    u, v = u[:, :5], v[:, :5]
     x, y = rng.normal(size=(40, 5, 2)), rng.normal(size=(m, 5, 2))
     directions = unit_directions(2, 16)
     expected = [_sliced_reference(x[:, k], y[:, k], directions) for k in range(5)]
