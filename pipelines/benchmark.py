@@ -151,9 +151,9 @@ def trainings(request: Table1Request) -> dict[str, Training]:
         )
     chosen = {}
     for method in methods:
-        if method not in winners:
-            raise UserError(f"{request.tuning} has no winner for '{method}'")
-        name = winners[method]["run"]
+        name = winners.get(method, {}).get("run")
+        if name not in runs:
+            raise UserError(f"{request.tuning} has no winning run for '{method}'")
         chosen[method] = Training({**runs[name]["overrides"], **request.overrides}, name)
     return chosen
 
