@@ -181,6 +181,9 @@ def plot_pareto(
     method at several K (``ardm-5``, ``ardm-10``…) are joined by a line.
     """
     metrics = list(entries[0][2])
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    methods = list(dict.fromkeys(label.split("-")[0] for label, _, _ in entries))
+    colour = {method: palette[i % len(palette)] for i, method in enumerate(methods)}
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4.2), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
         spread = floor_spread.get(metric) or [1.0]
@@ -191,13 +194,14 @@ def plot_pareto(
             values = np.asarray(ratios[metric])
             mean = float(values.mean())
             bars = [[mean - values.min()], [values.max() - mean]]
-            ax.errorbar(calls, mean, yerr=bars, fmt="o", capsize=3, color=_method_colour(label))
+            method = label.split("-")[0]
+            ax.errorbar(calls, mean, yerr=bars, fmt="o", capsize=3, color=colour[method])
             ax.annotate(label, (calls, mean), textcoords="offset points", xytext=(5, 4))
-            lines.setdefault(label.split("-")[0], []).append((calls, mean))
+            lines.setdefault(method, []).append((calls, mean))
         for method, points in lines.items():
             if len(points) > 1:
                 x, y = zip(*sorted(points), strict=True)
-                ax.plot(x, y, color=_method_colour(method), linewidth=1.0)
+                ax.plot(x, y, color=colour[method], linewidth=1.0)
         ax.set(
             xscale="log",
             yscale="log",
@@ -207,12 +211,6 @@ def plot_pareto(
         )
         ax.legend(loc="upper right")
     return _save(fig, out)
-
-
-def _method_colour(label: str) -> str:
-    """One colour per method (the label before its ``-K`` suffix), stable across figures."""
-    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    return palette[sum(map(ord, label.split("-")[0])) % len(palette)]
 
 
 def plot_comparison(comparison: Comparison, out_dir: Path) -> list[Path]:
