@@ -9,25 +9,13 @@ directions columns (Duffing: 101 frames × 64 directions).
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import numpy as np
 from cpu_training import cpu_name
+from duffing import median_seconds
 
 from slsim.pipelines.wasserstein import wasserstein2, wasserstein2_columns
 
 CASES = ((1000, 10_000, 1000), (512, 1024, 6464), (1000, 2000, 6464))
-
-
-def seconds(fn, repeats: int = 3) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` calls."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -36,8 +24,8 @@ def main() -> None:
     print(f"{'n':>6}{'m':>8}{'columns':>9}{'per column s':>14}{'vectorised s':>14}{'ratio':>7}")
     for n, m, k in CASES:
         u, v = rng.normal(size=(n, k)), rng.normal(size=(m, k))
-        looped = seconds(lambda: [wasserstein2(u[:, j], v[:, j]) for j in range(k)])  # noqa: B023
-        vectorised = seconds(lambda: wasserstein2_columns(u, v))  # noqa: B023
+        looped = median_seconds(lambda: [wasserstein2(u[:, j], v[:, j]) for j in range(k)], 3)  # noqa: B023
+        vectorised = median_seconds(lambda: wasserstein2_columns(u, v), 3)  # noqa: B023
         print(f"{n:>6}{m:>8}{k:>9}{looped:>14.3f}{vectorised:>14.3f}{looped / vectorised:>7.1f}")
 
 
