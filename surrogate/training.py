@@ -189,7 +189,8 @@ class Trainer:
         self.step = int(state["step"])
         self.history = list(state["history"])
         if self.average is not None:
-            self.average.load_state_dict(state["average"])
+            self.average.module.load_state_dict(state["ema"])
+            self.average.n_averaged.fill_(state["ema_updates"])
 
     def state(self, normalizer: Normalizer, meta: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -205,7 +206,10 @@ class Trainer:
             "history": self.history,
             "finished": self.step >= self.config.iterations,
             **(
-                {"average": self.average.state_dict(), "ema": self.average.module.state_dict()}
+                {
+                    "ema": self.average.module.state_dict(),
+                    "ema_updates": int(self.average.n_averaged),
+                }
                 if self.average is not None
                 else {}
             ),
