@@ -102,12 +102,13 @@ def _floor_note(comparison: Comparison, metrics: Sequence[str]) -> str:
     return ", ".join(parts)
 
 
-def markdown(results: Sequence[Result], comparison: Comparison) -> str:
+def markdown(
+    results: Sequence[Result], summaries: Sequence[Summary], comparison: Comparison
+) -> str:
     """One seed: distances with intervals. Several: distance / floor as mean ± sd (per seed)
     and how many seeds' paired excess over the floor is clearly above 0."""
     metrics = list(results[0].distances)
     head = ["method", "network calls / traj", "s / traj", "× SL time"]
-    summaries = summarise(results)
     several = len(summaries[0].seeds) > 1
     if several:
         head += [f"{m} / floor: mean ± sd (per seed); seeds above floor" for m in metrics]
@@ -145,11 +146,11 @@ def markdown(results: Sequence[Result], comparison: Comparison) -> str:
 def write_report(results: Sequence[Result], comparison: Comparison, out_dir: Path) -> None:
     """table1.md (the table), table1.csv and table1.json (one row per entry and seed),
     table1_summary.json (per entry over seeds) and table1_pareto.png, all written atomically."""
+    summaries = summarise(results)
     with atomic_output(out_dir / "table1.md") as tmp:
-        tmp.write_text(markdown(results, comparison))
+        tmp.write_text(markdown(results, summaries, comparison))
     with atomic_output(out_dir / "table1.json") as tmp:
         tmp.write_text(json.dumps([asdict(r) for r in results], indent=1))
-    summaries = summarise(results)
     with atomic_output(out_dir / "table1_summary.json") as tmp:
         tmp.write_text(json.dumps([asdict(s) for s in summaries], indent=1))
     metrics = sorted({m for r in results for m in r.distances})
