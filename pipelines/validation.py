@@ -108,6 +108,15 @@ def make_validator(
     return validate
 
 
+def floor_groups(split: Split) -> list[range]:
+    """Disjoint blocks of as many trajectories as the validation block, taken from the start of
+    the file and ending before it (at most ``FLOOR_GROUPS``; one, possibly shorter, if the file
+    holds fewer)."""
+    n, others = len(split.validation), split.validation.start
+    groups = max(1, min(FLOOR_GROUPS, others // n))
+    return [range(g * n, min((g + 1) * n, others)) for g in range(groups)]
+
+
 def _floors(
     ensemble: Ensemble,
     split: Split,
@@ -116,12 +125,11 @@ def _floors(
     target_values: dict[str, np.ndarray],
 ) -> dict[str, float]:
     """Mean distance between the validation trajectories and disjoint groups of as many
-    training trajectories (at most ``FLOOR_GROUPS``, at least one)."""
-    n = len(split.validation)
-    groups = max(1, min(FLOOR_GROUPS, len(split.train) // n))
+    other trajectories of the file (at most ``FLOOR_GROUPS``, at least one). The floor
+    compares simulator with simulator, so the groups may reach past the trajectories that
+    train the network: only the validation block itself is excluded."""
     distances: dict[str, list[float]] = {m.name: [] for m in metrics}
-    for g in range(groups):
-        rows = range(g * n, min((g + 1) * n, len(split.train)))
+    for rows in floor_groups(split):
         arrays = _arrays(ensemble, rows)
         for metric in metrics:
             values = metric.values(arrays, len(rows), **params[metric.name])

@@ -19,7 +19,7 @@ from slsim.pipelines.cli import app
 from slsim.pipelines.ensemble import check_ensemble
 from slsim.pipelines.errors import UserError
 from slsim.pipelines.training import TrainRequest, run_training, validation_score
-from slsim.pipelines.validation import split_training_file
+from slsim.pipelines.validation import FLOOR_GROUPS, Split, floor_groups, split_training_file
 from slsim.surrogate.checkpoint import load_checkpoint
 from slsim.surrogate.config import resolve_train_config
 from slsim.surrogate.labels import label_table
@@ -270,6 +270,18 @@ def test_validation_split_is_the_tail_of_the_training_file_and_disjoint():
     assert split_training_file(
         12, dataclasses.replace(config, validate_every=0)
     ).validation == range(12, 12)
+
+
+def test_validation_floor_groups_are_disjoint_blocks_before_the_validation_block():
+    # 128 trained on, 128 validated, 512 in the file: the floor uses 3 blocks of 128, the
+    # trajectories between the training block and the validation block included
+    groups = floor_groups(Split(train=range(128), validation=range(384, 512)))
+    assert groups == [range(0, 128), range(128, 256), range(256, 384)]
+    # never more than FLOOR_GROUPS blocks, never one that reaches into the validation block
+    many = floor_groups(Split(train=range(100), validation=range(1000, 1010)))
+    assert len(many) == FLOOR_GROUPS and many[-1].stop <= 1000
+    # fewer other trajectories than validation ones: one shorter block
+    assert floor_groups(Split(train=range(6), validation=range(6, 16))) == [range(0, 6)]
 
 
 def test_validation_needs_no_test_split_and_history_is_written_while_training(tmp_path):
