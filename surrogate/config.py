@@ -133,6 +133,12 @@ class TrainConfig:
         "std of Gaussian noise added to the context frames in training (normalised units), so "
         "that rollouts stay on track when their own errors feed back (0: none)",
     )
+    pushforward: float = param(
+        0.0,
+        "fraction of training transitions whose last context frame is the network's own fit "
+        "of it (one step, no gradient), so that it learns to continue from its own errors "
+        "(Brandstetter, Worrall & Welling 2022; sl and mse; 0: none)",
+    )
     iterations: int = param(15_000, "optimiser steps")
     batch_size: int = param(256, "transitions per step")
     lr: float = param(1e-3, "peak AdamW learning rate (cosine decay to 0)")
@@ -212,6 +218,15 @@ class TrainConfig:
         )
         require(self.context_noise >= 0, f"context_noise must be ≥ 0, got {self.context_noise}")
         require(0 <= self.ema < 1, f"ema must be in [0, 1), got {self.ema}")
+        require(
+            0 <= self.pushforward <= 1, f"pushforward must be in [0, 1], got {self.pushforward}"
+        )
+        require(
+            self.pushforward == 0 or METHODS[self.method].fit is not None,
+            "pushforward needs a method that regresses the next frame ("
+            + ", ".join(name for name, method in METHODS.items() if method.fit)
+            + f"), not {self.method}",
+        )
         require(self.train_trajectories >= 0, "train_trajectories must be ≥ 0")
         require(self.validate_every >= 0, "validate_every must be ≥ 0")
         require(len(self.channels) >= 1 and min(self.channels) > 0, "channels must be positive")

@@ -216,6 +216,36 @@ class Trainer:
         }
 
 
+def push_forward(
+    method: Method,
+    model: nn.Module,
+    data: TransitionSet,
+    labels: torch.Tensor | None,
+    index: torch.Tensor,
+    context: torch.Tensor,
+    generator: torch.Generator,
+    config: TrainConfig,
+) -> torch.Tensor:
+    """The contexts with the last frame of a random ``config.pushforward`` share of them (the
+    transitions after a trajectory's first) replaced by the network's fit of that frame from the
+    previous transition's window and label, without gradient: the pushforward trick of
+    Brandstetter, Worrall & Welling, "Message passing neural PDE solvers" (2022), which trains
+    the network on inputs that carry its own one-step error, the error rollouts feed back."""
+    chosen = torch.rand(len(index), generator=generator) < config.pushforward
+    chosen &= (index % data.steps) > 0
+    if not chosen.any():
+        return context
+    previous = index[chosen] - 1
+    previous_context, _ = data.batch(previous)
+    previous_labels = labels[previous.to(labels.device)] if labels is not None else None
+    with torch.no_grad(), autocast(config, context.device):
+        fitted = method.fit(model, previous_context.to(context.device), previous_labels, config)
+    channels = context.shape[1] // config.window
+    context = context.clone()
+    context[chosen.to(context.device), -channels:] = fitted.to(context.dtype)
+    return context
+
+
 def sampling_weights(state: dict[str, Any]) -> dict[str, torch.Tensor]:
     """The weights a checkpoint samples with: the moving average if the run kept one."""
     return state.get("ema", state["model"])
@@ -288,6 +318,10 @@ def train(
             noise = (
                 trainer.generator if world == 1 else rank_generator(config.seed, trainer.step, rank)
             )
+            if config.pushforward:
+                context = push_forward(
+                    trainer.method, model, data, labels, index, context, noise, config
+                )
             if config.context_noise:
                 context = context + config.context_noise * training_noise(
                     context.shape, noise, context

@@ -25,7 +25,7 @@ from slsim.surrogate.config import resolve_train_config
 from slsim.surrogate.labels import label_table
 from slsim.surrogate.methods import get_method
 from slsim.surrogate.normalization import Normalizer
-from slsim.surrogate.training import Distributed, Trainer, build_model, train
+from slsim.surrogate.training import Distributed, Trainer, build_model, push_forward, train
 from slsim.surrogate.transitions import HDF5Frames, TensorFrames, TransitionSet
 
 from .conftest import assert_training_resumes_exactly
@@ -95,6 +95,58 @@ def test_unet_training_resumes_exactly(tmp_path):
     frames = torch.tensor(rng.normal(size=(4, 6, 1, 16, 16)), dtype=torch.float32)
     data = TransitionSet(TensorFrames(frames), 3)
     assert_training_resumes_exactly(_config(iterations=12), data, IDENTITY, tmp_path, 5)
+
+
+@pytest.mark.parametrize("method", ["sl", "mse"])
+def test_pushforward_replaces_the_last_context_frame_by_the_networks_own_fit(method):
+    """Transitions after a trajectory's first continue from the network's fit of their last
+    frame (the previous transition's window and label); first transitions and the older frames
+    of every window are left as they are."""
+    frames = torch.tensor(
+        np.random.default_rng(3).normal(size=(3, 5, 1, 8, 8)), dtype=torch.float32
+    )
+    data = TransitionSet(TensorFrames(frames), 3)
+    config = _config(method, pushforward=1.0)
+    model = build_model(config, data.frame_shape)
+    labels = label_table(len(data), config.label_dim, 1) if method == "sl" else None
+    index = torch.tensor([0, 1, 3, 4, 6, 11])  # t = 0, 1, 3, 0, 2, 3 (4 transitions each)
+    context, _ = data.batch(index)
+    pushed = push_forward(
+        get_method(method), model, data, labels, index, context, torch.Generator(), config
+    )
+    first = (index % data.steps) == 0
+    torch.testing.assert_close(pushed[first], context[first])  # nothing before t = 0
+    torch.testing.assert_close(pushed[:, :-1], context[:, :-1])  # older frames untouched
+    previous = index[~first] - 1
+    previous_context, _ = data.batch(previous)
+    with torch.no_grad():
+        fitted = get_method(method).fit(
+            model, previous_context, labels[previous] if labels is not None else None, config
+        )
+    torch.testing.assert_close(pushed[~first, -1:], fitted)
+    assert not torch.allclose(pushed[~first, -1:], context[~first, -1:])
+    # a share p of the transitions: none at p = 0+, about half at p = 0.5
+    half = dataclasses.replace(config, pushforward=0.5)
+    many = torch.arange(1, len(data)).repeat(50)
+    many = many[(many % data.steps) > 0]
+    changed = push_forward(
+        get_method(method), model, data, labels, many, data.batch(many)[0],
+        torch.Generator().manual_seed(0), half,
+    )  # fmt: skip
+    share = (changed != data.batch(many)[0]).flatten(1).any(dim=1).float().mean()
+    assert 0.4 < float(share) < 0.6
+
+
+def test_pushforward_training_resumes_exactly_and_is_refused_for_multistep_samplers(tmp_path):
+    rng = np.random.default_rng(4)
+    frames = torch.tensor(rng.normal(size=(4, 6, 1, 16, 16)), dtype=torch.float32)
+    data = TransitionSet(TensorFrames(frames), 3)
+    config = _config(iterations=12, pushforward=0.5)
+    assert_training_resumes_exactly(config, data, IDENTITY, tmp_path, 5)
+    with pytest.raises(ValueError, match="pushforward needs a method that regresses"):
+        resolve_train_config("field", 3, "ardm", "smoke", {"pushforward": "0.5"}, {})
+    with pytest.raises(ValueError, match=r"pushforward must be in \[0, 1\]"):
+        resolve_train_config("field", 3, "sl", "smoke", {"pushforward": "1.5"}, {})
 
 
 def test_streamed_batches_equal_in_memory_batches(tmp_path):

@@ -15,6 +15,8 @@ LossFn = Callable[
 ]
 #: step(model, context, generator, config) -> next frame
 StepFn = Callable[[nn.Module, torch.Tensor, torch.Generator, object], torch.Tensor]
+#: fit(model, context, labels, config) -> the next frame the loss pulls toward the target
+FitFn = Callable[[nn.Module, torch.Tensor, torch.Tensor | None, object], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ class Method:
     #: The config switch of that scaling: the shared ``standardise``, or the method's own where
     #: the scale also changes what it trains on (``ardm_standardise``).
     standardise_switch: str = "standardise"
+    #: The network's fit of a training transition (its regression output for the transition's
+    #: own label), for methods that regress the next frame directly; it lets training continue
+    #: from the network's own prediction (``pushforward``). None for multi-step samplers.
+    fit: FitFn | None = None
 
     def calls_per_step(self, config) -> int:
         """Network evaluations per generated frame: 1, or K of a multi-step method."""

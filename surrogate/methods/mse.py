@@ -25,6 +25,13 @@ def loss(
     return torch.mean((_predict(model, context, config) - target) ** 2)
 
 
+def fit(
+    model: nn.Module, context: torch.Tensor, labels: torch.Tensor | None, config
+) -> torch.Tensor:
+    del labels
+    return _predict(model, context, config)
+
+
 def step(
     model: nn.Module, context: torch.Tensor, generator: torch.Generator, config
 ) -> torch.Tensor:
@@ -40,5 +47,6 @@ METHOD = Method(
     cond_dim=lambda config: 0,
     loss=loss,
     step=step,
+    fit=fit,
     predicts_step=True,
 )
