@@ -4,8 +4,9 @@ The validation trajectories are the last ``validate_trajectories`` of the traini
 seeds come from the training stream but no training transition uses them, and the test split is
 never opened while training (it gives the final numbers only). Each QoI distance is reported
 beside its noise floor — the same distance between the validation trajectories and equally many
-other trajectories of the training file, averaged over disjoint groups — so ``val_<QoI>/floor`` near 1 means the
-rollouts are as close to held-out data as the simulator's own sampling noise allows.
+other trajectories of the training file, averaged over disjoint groups — so
+``val_<QoI>/floor`` near 1 means the rollouts are as close to held-out data as the simulator's
+own sampling noise allows.
 """
 
 from __future__ import annotations

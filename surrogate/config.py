@@ -139,6 +139,9 @@ class TrainConfig:
         "of it (one step, no gradient), so that it learns to continue from its own errors "
         "(Brandstetter, Worrall & Welling 2022; sl and mse; 0: none)",
     )
+    pushforward_steps: int = param(
+        1, "network steps k that rebuild a pushed-forward context from the true one k frames back"
+    )
     iterations: int = param(15_000, "optimiser steps")
     batch_size: int = param(256, "transitions per step")
     lr: float = param(1e-3, "peak AdamW learning rate (cosine decay to 0)")
@@ -199,6 +202,7 @@ class TrainConfig:
         for name in (
             "window",
             "label_dim",
+            "pushforward_steps",
             "width",
             "depth",
             "iterations",

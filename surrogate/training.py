@@ -226,23 +226,28 @@ def push_forward(
     generator: torch.Generator,
     config: TrainConfig,
 ) -> torch.Tensor:
-    """The contexts with the last frame of a random ``config.pushforward`` share of them (the
-    transitions after a trajectory's first) replaced by the network's fit of that frame from the
-    previous transition's window and label, without gradient: the pushforward trick of
-    Brandstetter, Worrall & Welling, "Message passing neural PDE solvers" (2022), which trains
-    the network on inputs that carry its own one-step error, the error rollouts feed back."""
+    """The contexts of a random ``config.pushforward`` share of the transitions (those at least
+    k = ``config.pushforward_steps`` frames into their trajectory) rebuilt by the network itself:
+    from the true window k frames earlier, k fits with those transitions' own labels, without
+    gradient. The pushforward trick of Brandstetter, Worrall & Welling, "Message passing neural
+    PDE solvers" (2022): the network trains on inputs that carry its own errors, the errors
+    that rollouts feed back."""
+    steps = config.pushforward_steps
     chosen = torch.rand(len(index), generator=generator) < config.pushforward
-    chosen &= (index % data.steps) > 0
+    chosen &= (index % data.steps) >= steps
     if not chosen.any():
         return context
-    previous = index[chosen] - 1
-    previous_context, _ = data.batch(previous)
-    previous_labels = labels[previous.to(labels.device)] if labels is not None else None
-    with torch.no_grad(), autocast(config, context.device):
-        fitted = method.fit(model, previous_context.to(context.device), previous_labels, config)
+    rows = index[chosen]
+    window = data.batch(rows - steps)[0].to(context.device)
     channels = context.shape[1] // config.window
+    with torch.no_grad(), autocast(config, context.device):
+        for back in range(steps, 0, -1):
+            previous = rows - back
+            label = labels[previous.to(labels.device)] if labels is not None else None
+            fitted = method.fit(model, window, label, config).to(context.dtype)
+            window = torch.cat([window[:, channels:], fitted], dim=1)
     context = context.clone()
-    context[chosen.to(context.device), -channels:] = fitted.to(context.dtype)
+    context[chosen.to(context.device)] = window
     return context
 
 

@@ -135,6 +135,21 @@ def test_pushforward_replaces_the_last_context_frame_by_the_networks_own_fit(met
     )  # fmt: skip
     share = (changed != data.batch(many)[0]).flatten(1).any(dim=1).float().mean()
     assert 0.4 < float(share) < 0.6
+    # k = 2 steps: the window two frames back, fitted twice with those transitions' labels
+    two = dataclasses.replace(config, pushforward_steps=2)
+    late = torch.tensor([2, 3, 7])  # t = 2, 3, 3: all at least 2 frames in
+    pushed = push_forward(
+        get_method(method), model, data, labels, late, data.batch(late)[0], torch.Generator(), two
+    )
+    window = data.batch(late - 2)[0]
+    with torch.no_grad():
+        for back in (2, 1):
+            label = labels[late - back] if labels is not None else None
+            window = torch.cat(
+                [window[:, 1:], get_method(method).fit(model, window, label, two)], 1
+            )
+    torch.testing.assert_close(pushed, window)
+    torch.testing.assert_close(pushed[:, :1], data.batch(late)[0][:, :1])  # the oldest is true
 
 
 def test_pushforward_training_resumes_exactly_and_is_refused_for_multistep_samplers(tmp_path):
