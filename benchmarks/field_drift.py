@@ -23,6 +23,8 @@ from slsim.pipelines import layout
 from slsim.pipelines.ensemble import open_ensemble
 from slsim.pipelines.qoi import metrics_for
 from slsim.pipelines.sampling import load_surrogate
+from slsim.simulators.registry import get_system
+from slsim.simulators.system import landmark_cell
 from slsim.surrogate.methods import get_method
 from slsim.surrogate.transitions import CHANNEL_AXIS, stack_frames, unstack_frames, window_times
 
@@ -40,6 +42,16 @@ def teacher_forced(run_dir: Path, frames: np.ndarray, seed: int = 0) -> np.ndarr
         times = window_times(torch.tensor([t]), config.window)[0]
         out.append(method.step(model, encoded[:, times].flatten(1, 2), generator, config).float())
     return normalizer.decode(torch.stack(out, dim=1), CHANNEL_AXIS).numpy()
+
+
+def front_tip(saturation: np.ndarray, level: float = 0.1) -> np.ndarray:
+    """``(n, T)`` reach of the water front: the largest L1 distance (in cells) from the injector
+    of a cell whose saturation exceeds ``level``."""
+    shape = saturation.shape[-2:]
+    row, column = landmark_cell(get_system("flow").landmarks["injector"], shape)
+    rows, columns = np.mgrid[0 : shape[0], 0 : shape[1]]
+    reach = np.abs(rows - row) + np.abs(columns - column)
+    return np.where(saturation > level, reach, 0).max(axis=(-2, -1))
 
 
 def main() -> None:
@@ -75,6 +87,20 @@ def main() -> None:
         one_step, _ = metric.distance(metric.values(forced, n, **params), target)
         rollout, _ = metric.distance(metric.values(rolled, n, **params), target)
         print(f"| {metric.name} | {floor:.3g} | {one_step / floor:.2f} | {rollout / floor:.2f} |")
+    if args.system == "flow":  # where the drift shows: how far the front reaches, frame by frame
+        every = max(1, frames.shape[1] // 12)
+        print("\n| front reach (cells, s > 0.1), mean ± sd | " + " | ".join(
+            f"frame {t}" for t in range(0, frames.shape[1], every)) + " |")  # fmt: skip
+        print("|---" * (1 + len(range(0, frames.shape[1], every))) + "|")
+        for name, arrays in (
+            ("simulator", reference),
+            ("teacher-forced", forced),
+            ("rollouts", rolled),
+        ):
+            reach = front_tip(np.asarray(arrays["saturation"], np.float64))[:, ::every]
+            spread = zip(reach.mean(axis=0), reach.std(axis=0), strict=True)
+            cells = " | ".join(f"{mean:.1f} ± {sd:.1f}" for mean, sd in spread)
+            print(f"| {name} | {cells} |")
 
 
 if __name__ == "__main__":
