@@ -1,0 +1,108 @@
+"""Does a persistent random choice help SL rollouts? Labels ξ_t = ρ ξ_{t−1} + √(1 − ρ²) ε_t.
+
+Each step's label is still N(0, I) (ρ = 0 is Stochastic Lifting's fresh label per step; ρ = 1
+keeps one label for the whole rollout), but with ρ > 0 the random choice made at one step
+persists into the next, as a trajectory's hidden medium does. Rollouts start from the validation
+block of the training file (the last ``--n`` trajectories, never trained on; the test split is
+not opened) and are scored on every QoI beside the floor of up to 3 disjoint blocks of other
+trajectories of the training file, averaged over ``--seeds`` sampling seeds.
+
+    python benchmarks/label_persistence.py --system flow --data-dir ~/slsim-data/f32t26 \\
+        --run sl-s0 --rho 0 0.9 1
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from slsim.pipelines import layout
+from slsim.pipelines.ensemble import open_ensemble
+from slsim.pipelines.qoi import metrics_for
+from slsim.pipelines.sampling import load_surrogate
+from slsim.surrogate.methods import get_method
+from slsim.surrogate.methods.base import with_base
+from slsim.surrogate.transitions import (
+    CHANNEL_AXIS,
+    initial_context,
+    stack_frames,
+    unstack_frames,
+)
+
+
+@torch.no_grad()
+def persistent_rollout(run_dir: Path, start: np.ndarray, steps: int, rho: float, seed: int):
+    """Frames ``(n, 1 + steps, C, ...)``: SL rollouts from ``start`` with AR(1) labels."""
+    model, config, normalizer, _ = load_surrogate(run_dir / "checkpoint.pt", torch.device("cpu"))
+    if not get_method(config.method).uses_labels or config.trajectory_label_dim:
+        raise SystemExit("label persistence needs an SL run without trajectory labels")
+    first = torch.from_numpy(start)
+    window = initial_context(normalizer.encode(first, CHANNEL_AXIS), config.window, 1)
+    generator = torch.Generator().manual_seed(seed)
+    label = torch.randn(len(start), config.label_dim, generator=generator)
+    channels = window.shape[2]
+    frames = []
+    for step in range(steps):
+        if step:
+            fresh = torch.randn(label.shape, generator=generator)
+            label = rho * label + (1 - rho**2) ** 0.5 * fresh
+        context = window.flatten(1, 2)
+        nxt = with_base(context, model(context, label), channels, config.predict)
+        frames.append(nxt)
+        window = torch.cat([window[:, 1:], nxt[:, None]], dim=1)
+    generated = normalizer.decode(torch.stack(frames, dim=1), CHANNEL_AXIS)
+    return torch.cat([first, generated], dim=1).numpy()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--system", required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--run", required=True)
+    parser.add_argument("--rho", type=float, nargs="+", default=[0.0, 0.9, 1.0])
+    parser.add_argument("--n", type=int, default=128)
+    parser.add_argument("--seeds", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    n = args.n
+    with open_ensemble(layout.split_path(args.system, "train", args.data_dir)) as train:
+        spec, total = train.spec, train.n_trajectories
+        variables, dims = spec.state_variables, spec.state_dims
+        validation = {v: np.asarray(train[v][total - n :]) for v in variables}
+        blocks = [
+            {v: np.asarray(train[v][g * n : (g + 1) * n]) for v in variables}
+            for g in range(min(3, (total - n) // n))
+        ]
+    frames = stack_frames(validation, variables, dims).astype(np.float32)
+    metrics = metrics_for(spec.name)
+    params = {m.name: m.resolve(validation, n) for m in metrics}
+    target = {m.name: m.values(validation, n, **params[m.name]) for m in metrics}
+    floor = {
+        m.name: np.mean(
+            [m.distance(m.values(b, n, **params[m.name]), target[m.name])[0] for b in blocks]
+        )
+        for m in metrics
+    }
+    run_dir = layout.run_dir(args.system, args.run, args.data_dir)
+    print(f"| ρ | {' | '.join(f'{m.name} / floor (per seed)' for m in metrics)} |")
+    print("|---" * (1 + len(metrics)) + "|")
+    for rho in args.rho:
+        ratios = {m.name: [] for m in metrics}
+        for seed in range(args.seeds):
+            rolled = persistent_rollout(run_dir, frames[:, :1], frames.shape[1] - 1, rho, seed)
+            arrays = unstack_frames(rolled, variables, dims)
+            for m in metrics:
+                distance, _ = m.distance(m.values(arrays, n, **params[m.name]), target[m.name])
+                ratios[m.name].append(distance / floor[m.name])
+        cells = " | ".join(
+            f"{np.mean(r):.2f} ({', '.join(f'{x:.1f}' for x in r)})" for r in ratios.values()
+        )
+        print(f"| {rho:g} | {cells} |")
+
+
+if __name__ == "__main__":
+    main()
