@@ -135,8 +135,8 @@ class TrainConfig:
     )
     pushforward: float = param(
         0.0,
-        "fraction of training transitions whose last context frame is the network's own fit "
-        "of it (one step, no gradient), so that it learns to continue from its own errors "
+        "fraction of training transitions whose last pushforward_steps context frames are the "
+        "network's own fits (no gradient), so that it learns to continue from its own errors "
         "(Brandstetter, Worrall & Welling 2022; sl and mse; 0: none)",
     )
     pushforward_steps: int = param(
