@@ -67,6 +67,21 @@ SPACES: dict[str, dict[str, tuple[dict[str, str], ...]]] = {
         "agm": ({}, {"predict": "frame"}, {"agm_noise": "0.5"}, {"lr": "3e-4"}),
         "mse": ({}, {"standardise": "true"}, {"predict": "frame"}, {"lr": "3e-4"}),
     },
+    # for the field `cpu` preset (lr 1e-3, standardised increments, d = 64): the levers measured
+    # for SL in docs/field-surrogates.md, and each baseline's own knobs, against the same budget
+    "field": {
+        "sl": ({}, {"context_noise": "0.02"}, {"window": "8"}, {"lr": "3e-4"}),
+        "ardm": (
+            {},
+            {"ardm_standardise": "true"},
+            {"ardm_standardise": "true", "ardm_grid": "edm"},
+            {"lr": "3e-4"},
+        ),
+        "si": ({}, {"si_noise": "0.5"}, {"si_noise": "0.25"}, {"lr": "3e-4"}),
+        "biflow": ({}, {"biflow_noise": "0.1"}, {"biflow_noise": "0.3"}, {"lr": "3e-4"}),
+        "agm": ({}, {"agm_noise": "0.5"}, {"predict": "frame"}, {"lr": "3e-4"}),
+        "mse": ({}, {"context_noise": "0.02"}, {"window": "8"}, {"lr": "3e-4"}),
+    },
 }
 #: Configurations per method: the tuning budget, equal for every method.
 BUDGET = 4

@@ -103,3 +103,20 @@ def test_tuning_scores_on_validation_and_picks_the_lowest_score(
 def test_every_method_has_the_same_tuning_budget(tune_methods):
     tune_methods.check_spaces()
     assert set(tune_methods.SPACES["vector"]) == set(tune_methods.METHODS)
+
+
+@pytest.mark.parametrize("system", ["wave", "flow"])
+def test_field_search_spaces_give_every_method_four_distinct_cpu_runs(tune_methods, system):
+    """Under the field `cpu` preset every configuration of every method resolves (plan_runs
+    refuses two that are the same run) and is scored once, on its final network."""
+    tune_methods.check_spaces()
+    methods = list(tune_methods.SPACES["field"])
+    assert sorted(methods) == sorted(tune_methods.METHODS)
+    plans = tune_methods.plan_runs(system, None, "cpu", {}, methods, 4, 64)
+    assert len(plans) == 4 * len(methods)
+    for plan in plans:
+        assert plan.config.validate_every == plan.config.iterations == 6000
+        assert plan.config.validate_trajectories == 64
+        assert plan.config.predict == plan.overrides.get("predict", "increment")
+    sl = [plan.config for plan in plans if plan.method == "sl"]
+    assert (sl[1].context_noise, sl[2].window, sl[3].lr) == (0.02, 8, 3e-4)
