@@ -24,7 +24,6 @@ from slsim.pipelines.ensemble import open_ensemble
 from slsim.pipelines.qoi import metrics_for
 from slsim.pipelines.sampling import load_surrogate
 from slsim.surrogate.methods import get_method
-from slsim.surrogate.methods.base import with_base
 from slsim.surrogate.transitions import (
     CHANNEL_AXIS,
     initial_context,
@@ -37,20 +36,19 @@ from slsim.surrogate.transitions import (
 def persistent_rollout(run_dir: Path, start: np.ndarray, steps: int, rho: float, seed: int):
     """Frames ``(n, 1 + steps, C, ...)``: SL rollouts from ``start`` with AR(1) labels."""
     model, config, normalizer, _ = load_surrogate(run_dir / "checkpoint.pt", torch.device("cpu"))
-    if not get_method(config.method).uses_labels or config.trajectory_label_dim:
+    method = get_method(config.method)
+    if not method.uses_labels or config.trajectory_label_dim:
         raise SystemExit("label persistence needs an SL run without trajectory labels")
     first = torch.from_numpy(start)
     window = initial_context(normalizer.encode(first, CHANNEL_AXIS), config.window, 1)
     generator = torch.Generator().manual_seed(seed)
     label = torch.randn(len(start), config.label_dim, generator=generator)
-    channels = window.shape[2]
     frames = []
     for step in range(steps):
         if step:
             fresh = torch.randn(label.shape, generator=generator)
             label = rho * label + (1 - rho**2) ** 0.5 * fresh
-        context = window.flatten(1, 2)
-        nxt = with_base(context, model(context, label), channels, config.predict)
+        nxt = method.fit(model, window.flatten(1, 2), label, config)
         frames.append(nxt)
         window = torch.cat([window[:, 1:], nxt[:, None]], dim=1)
     generated = normalizer.decode(torch.stack(frames, dim=1), CHANNEL_AXIS)

@@ -25,12 +25,6 @@ def loss(
     return torch.mean((_predict(model, context, labels, config) - target) ** 2)
 
 
-def fit(
-    model: nn.Module, context: torch.Tensor, labels: torch.Tensor | None, config
-) -> torch.Tensor:
-    return _predict(model, context, labels, config)
-
-
 def step(
     model: nn.Module, context: torch.Tensor, generator: torch.Generator, config
 ) -> torch.Tensor:
@@ -48,6 +42,6 @@ METHOD = Method(
     cond_dim=lambda config: config.label_dim + config.trajectory_label_dim,
     loss=loss,
     step=step,
-    fit=fit,
+    fit=_predict,
     predicts_step=True,
 )
