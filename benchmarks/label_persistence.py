@@ -5,10 +5,14 @@ keeps one label for the whole rollout), but with ρ > 0 the random choice made a
 persists into the next, as a trajectory's hidden medium does. Rollouts start from the validation
 block of the training file (the last ``--n`` trajectories, never trained on; the test split is
 not opened) and are scored on every QoI beside the floor of up to 3 disjoint blocks of other
-trajectories of the training file, averaged over ``--seeds`` sampling seeds.
+trajectories of the training file, averaged over ``--seeds`` sampling seeds. ``--clip LO HI``
+also scores each ρ with every generated frame clamped to [LO, HI] in physical units (e.g. a
+saturation to [0, 1]) before it is fed back.
 
     python benchmarks/label_persistence.py --system flow --data-dir ~/slsim-data/f32t26 \\
         --run sl-s0 --rho 0 0.9 1
+    python benchmarks/label_persistence.py --system flow --data-dir ~/slsim-data/f32t26 \\
+        --run sl-s0 --rho 0 --clip 0 1
 """
 
 from __future__ import annotations
@@ -33,8 +37,16 @@ from slsim.surrogate.transitions import (
 
 
 @torch.no_grad()
-def persistent_rollout(run_dir: Path, start: np.ndarray, steps: int, rho: float, seed: int):
-    """Frames ``(n, 1 + steps, C, ...)``: SL rollouts from ``start`` with AR(1) labels."""
+def persistent_rollout(
+    run_dir: Path,
+    start: np.ndarray,
+    steps: int,
+    rho: float,
+    seed: int,
+    clip: tuple[float, float] | None = None,
+):
+    """Frames ``(n, 1 + steps, C, ...)``: SL rollouts from ``start`` with AR(1) labels, each
+    generated frame clamped to ``clip`` (physical units, every channel) if given."""
     model, config, normalizer, _ = load_surrogate(run_dir / "checkpoint.pt", torch.device("cpu"))
     method = get_method(config.method)
     if not method.uses_labels or config.trajectory_label_dim:
@@ -43,12 +55,19 @@ def persistent_rollout(run_dir: Path, start: np.ndarray, steps: int, rho: float,
     window = initial_context(normalizer.encode(first, CHANNEL_AXIS), config.window, 1)
     generator = torch.Generator().manual_seed(seed)
     label = torch.randn(len(start), config.label_dim, generator=generator)
+    if clip is not None:  # the bounds in normalised units, per channel
+        shape = (1, -1) + (1,) * (first.ndim - 3)
+        low, high = (
+            torch.from_numpy((b - normalizer.mean) / normalizer.std).reshape(shape) for b in clip
+        )
     frames = []
     for step in range(steps):
         if step:
             fresh = torch.randn(label.shape, generator=generator)
             label = rho * label + (1 - rho**2) ** 0.5 * fresh
         nxt = method.fit(model, window.flatten(1, 2), label, config)
+        if clip is not None:
+            nxt = torch.clamp(nxt, low, high)
         frames.append(nxt)
         window = torch.cat([window[:, 1:], nxt[:, None]], dim=1)
     generated = normalizer.decode(torch.stack(frames, dim=1), CHANNEL_AXIS)
@@ -63,6 +82,7 @@ def main() -> None:
     parser.add_argument("--rho", type=float, nargs="+", default=[0.0, 0.9, 1.0])
     parser.add_argument("--n", type=int, default=128)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--clip", type=float, nargs=2, metavar=("LO", "HI"))
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -86,20 +106,25 @@ def main() -> None:
         for m in metrics
     }
     run_dir = layout.run_dir(args.system, args.run, args.data_dir)
-    print(f"| ρ | {' | '.join(f'{m.name} / floor (per seed)' for m in metrics)} |")
-    print("|---" * (1 + len(metrics)) + "|")
+    clips = [None] + ([tuple(args.clip)] if args.clip else [])
+    print(f"| ρ | clip | {' | '.join(f'{m.name} / floor (per seed)' for m in metrics)} |")
+    print("|---" * (2 + len(metrics)) + "|")
     for rho in args.rho:
-        ratios = {m.name: [] for m in metrics}
-        for seed in range(args.seeds):
-            rolled = persistent_rollout(run_dir, frames[:, :1], frames.shape[1] - 1, rho, seed)
-            arrays = unstack_frames(rolled, variables, dims)
-            for m in metrics:
-                distance, _ = m.distance(m.values(arrays, n, **params[m.name]), target[m.name])
-                ratios[m.name].append(distance / floor[m.name])
-        cells = " | ".join(
-            f"{np.mean(r):.2f} ({', '.join(f'{x:.1f}' for x in r)})" for r in ratios.values()
-        )
-        print(f"| {rho:g} | {cells} |")
+        for clip in clips:
+            ratios = {m.name: [] for m in metrics}
+            for seed in range(args.seeds):
+                rolled = persistent_rollout(
+                    run_dir, frames[:, :1], frames.shape[1] - 1, rho, seed, clip
+                )
+                arrays = unstack_frames(rolled, variables, dims)
+                for m in metrics:
+                    values = m.values(arrays, n, **params[m.name])
+                    ratios[m.name].append(m.distance(values, target[m.name])[0] / floor[m.name])
+            cells = " | ".join(
+                f"{np.mean(r):.2f} ({', '.join(f'{x:.1f}' for x in r)})" for r in ratios.values()
+            )
+            bounds = f"[{clip[0]:g}, {clip[1]:g}]" if clip else "none"
+            print(f"| {rho:g} | {bounds} | {cells} |")
 
 
 if __name__ == "__main__":
