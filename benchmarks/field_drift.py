@@ -25,6 +25,7 @@ from slsim.pipelines.qoi import metrics_for
 from slsim.pipelines.sampling import load_surrogate
 from slsim.simulators.registry import get_system
 from slsim.simulators.system import landmark_cell
+from slsim.surrogate.device import autocast
 from slsim.surrogate.methods import get_method
 from slsim.surrogate.transitions import CHANNEL_AXIS, stack_frames, unstack_frames, window_times
 
@@ -40,7 +41,9 @@ def teacher_forced(run_dir: Path, frames: np.ndarray, seed: int = 0) -> np.ndarr
     out = [encoded[:, 0]]
     for t in range(frames.shape[1] - 1):
         times = window_times(torch.tensor([t]), config.window)[0]
-        out.append(method.step(model, encoded[:, times].flatten(1, 2), generator, config).float())
+        with autocast(config, torch.device("cpu")):  # as in rollouts (cpu_bf16)
+            nxt = method.step(model, encoded[:, times].flatten(1, 2), generator, config)
+        out.append(nxt.float())
     return normalizer.decode(torch.stack(out, dim=1), CHANNEL_AXIS).numpy()
 
 

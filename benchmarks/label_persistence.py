@@ -27,6 +27,7 @@ from slsim.pipelines import layout
 from slsim.pipelines.ensemble import open_ensemble
 from slsim.pipelines.qoi import metrics_for
 from slsim.pipelines.sampling import load_surrogate
+from slsim.surrogate.device import autocast
 from slsim.surrogate.methods import get_method
 from slsim.surrogate.transitions import (
     CHANNEL_AXIS,
@@ -38,19 +39,18 @@ from slsim.surrogate.transitions import (
 
 @torch.no_grad()
 def persistent_rollout(
-    run_dir: Path,
+    surrogate: tuple,
     start: np.ndarray,
     steps: int,
     rho: float,
     seed: int,
     clip: tuple[float, float] | None = None,
 ):
-    """Frames ``(n, 1 + steps, C, ...)``: SL rollouts from ``start`` with AR(1) labels, each
-    generated frame clamped to ``clip`` (physical units, every channel) if given."""
-    model, config, normalizer, _ = load_surrogate(run_dir / "checkpoint.pt", torch.device("cpu"))
+    """Frames ``(n, 1 + steps, C, ...)``: rollouts of an SL ``surrogate`` (``load_surrogate``'s
+    result) from ``start`` with AR(1) labels, under the autocast its rollouts use, each generated
+    frame clamped to ``clip`` (physical units, every channel) if given."""
+    model, config, normalizer, _ = surrogate
     method = get_method(config.method)
-    if not method.uses_labels or config.trajectory_label_dim:
-        raise SystemExit("label persistence needs an SL run without trajectory labels")
     first = torch.from_numpy(start)
     window = initial_context(normalizer.encode(first, CHANNEL_AXIS), config.window, 1)
     generator = torch.Generator().manual_seed(seed)
@@ -65,7 +65,8 @@ def persistent_rollout(
         if step:
             fresh = torch.randn(label.shape, generator=generator)
             label = rho * label + (1 - rho**2) ** 0.5 * fresh
-        nxt = method.fit(model, window.flatten(1, 2), label, config)
+        with autocast(config, torch.device("cpu")):
+            nxt = method.fit(model, window.flatten(1, 2), label, config).float()
         if clip is not None:
             nxt = torch.clamp(nxt, low, high)
         frames.append(nxt)
@@ -106,6 +107,10 @@ def main() -> None:
         for m in metrics
     }
     run_dir = layout.run_dir(args.system, args.run, args.data_dir)
+    surrogate = load_surrogate(run_dir / "checkpoint.pt", torch.device("cpu"))
+    config = surrogate[1]
+    if not get_method(config.method).uses_labels or config.trajectory_label_dim:
+        raise SystemExit("label persistence needs an SL run without trajectory labels")
     clips = [None] + ([tuple(args.clip)] if args.clip else [])
     print(f"| ρ | clip | {' | '.join(f'{m.name} / floor (per seed)' for m in metrics)} |")
     print("|---" * (2 + len(metrics)) + "|")
@@ -114,7 +119,7 @@ def main() -> None:
             ratios = {m.name: [] for m in metrics}
             for seed in range(args.seeds):
                 rolled = persistent_rollout(
-                    run_dir, frames[:, :1], frames.shape[1] - 1, rho, seed, clip
+                    surrogate, frames[:, :1], frames.shape[1] - 1, rho, seed, clip
                 )
                 arrays = unstack_frames(rolled, variables, dims)
                 for m in metrics:
