@@ -7,17 +7,22 @@ block of the training file (the last ``--n`` trajectories, never trained on; the
 not opened) and are scored on every QoI beside the floor of up to 3 disjoint blocks of other
 trajectories of the training file, averaged over ``--seeds`` sampling seeds. ``--clip LO HI``
 also scores each ρ with every generated frame clamped to [LO, HI] in physical units (e.g. a
-saturation to [0, 1]) before it is fed back.
+saturation to [0, 1]) before it is fed back. ``--scale`` multiplies every label by a label
+temperature τ (labels N(0, τ² I)): τ > 1 asks whether rollouts are under-dispersed because a
+fresh label's output blends the training outcomes.
 
     python benchmarks/label_persistence.py --system flow --data-dir ~/slsim-data/f32t26 \\
         --run sl-s0 --rho 0 0.9 1
     python benchmarks/label_persistence.py --system flow --data-dir ~/slsim-data/f32t26 \\
         --run sl-s0 --rho 0 --clip 0 1
+    python benchmarks/label_persistence.py --system wave --data-dir ~/slsim-data/w32t32 \\
+        --run sl-s0 --rho 0 --scale 1 1.5 2
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -45,10 +50,11 @@ def persistent_rollout(
     rho: float,
     seed: int,
     clip: tuple[float, float] | None = None,
+    scale: float = 1.0,
 ):
     """Frames ``(n, 1 + steps, C, ...)``: rollouts of an SL ``surrogate`` (``load_surrogate``'s
-    result) from ``start`` with AR(1) labels, under the autocast its rollouts use, each generated
-    frame clamped to ``clip`` (physical units, every channel) if given."""
+    result) from ``start`` with AR(1) labels times ``scale``, under the autocast its rollouts
+    use, each generated frame clamped to ``clip`` (physical units, every channel) if given."""
     model, config, normalizer, _ = surrogate
     method = get_method(config.method)
     first = torch.from_numpy(start)
@@ -66,7 +72,7 @@ def persistent_rollout(
             fresh = torch.randn(label.shape, generator=generator)
             label = rho * label + (1 - rho**2) ** 0.5 * fresh
         with autocast(config, torch.device("cpu")):
-            nxt = method.fit(model, window.flatten(1, 2), label, config).float()
+            nxt = method.fit(model, window.flatten(1, 2), scale * label, config).float()
         if clip is not None:
             nxt = torch.clamp(nxt, low, high)
         frames.append(nxt)
@@ -84,6 +90,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=128)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--clip", type=float, nargs=2, metavar=("LO", "HI"))
+    parser.add_argument("--scale", type=float, nargs="+", default=[1.0], help="label temperature τ")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -112,24 +119,23 @@ def main() -> None:
     if not get_method(config.method).uses_labels or config.trajectory_label_dim:
         raise SystemExit("label persistence needs an SL run without trajectory labels")
     clips = [None] + ([tuple(args.clip)] if args.clip else [])
-    print(f"| ρ | clip | {' | '.join(f'{m.name} / floor (per seed)' for m in metrics)} |")
-    print("|---" * (2 + len(metrics)) + "|")
-    for rho in args.rho:
-        for clip in clips:
-            ratios = {m.name: [] for m in metrics}
-            for seed in range(args.seeds):
-                rolled = persistent_rollout(
-                    surrogate, frames[:, :1], frames.shape[1] - 1, rho, seed, clip
-                )
-                arrays = unstack_frames(rolled, variables, dims)
-                for m in metrics:
-                    values = m.values(arrays, n, **params[m.name])
-                    ratios[m.name].append(m.distance(values, target[m.name])[0] / floor[m.name])
-            cells = " | ".join(
-                f"{np.mean(r):.2f} ({', '.join(f'{x:.1f}' for x in r)})" for r in ratios.values()
+    print(f"| ρ | τ | clip | {' | '.join(f'{m.name} / floor (per seed)' for m in metrics)} |")
+    print("|---" * (3 + len(metrics)) + "|")
+    for rho, scale, clip in itertools.product(args.rho, args.scale, clips):
+        ratios = {m.name: [] for m in metrics}
+        for seed in range(args.seeds):
+            rolled = persistent_rollout(
+                surrogate, frames[:, :1], frames.shape[1] - 1, rho, seed, clip, scale
             )
-            bounds = f"[{clip[0]:g}, {clip[1]:g}]" if clip else "none"
-            print(f"| {rho:g} | {bounds} | {cells} |")
+            arrays = unstack_frames(rolled, variables, dims)
+            for m in metrics:
+                values = m.values(arrays, n, **params[m.name])
+                ratios[m.name].append(m.distance(values, target[m.name])[0] / floor[m.name])
+        cells = " | ".join(
+            f"{np.mean(r):.2f} ({', '.join(f'{x:.1f}' for x in r)})" for r in ratios.values()
+        )
+        bounds = f"[{clip[0]:g}, {clip[1]:g}]" if clip else "none"
+        print(f"| {rho:g} | {scale:g} | {bounds} | {cells} |")
 
 
 if __name__ == "__main__":
