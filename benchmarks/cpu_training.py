@@ -3,7 +3,8 @@
 One step = batch gather + forward + backward + AdamW of the ``cpu`` preset's FiLM UNet on real
 frames of a generated ensemble. Prints the median of ``--steps`` timed steps (after 3 warm-up
 steps) for: the breakdown of the baseline step; intra-op threads 1 and 2; channels_last;
-bf16 autocast; ``torch.set_flush_denormal``; ``torch.compile``; and wider/narrower networks.
+bf16 autocast; ``torch.set_flush_denormal``; ``torch.compile``; and wider/narrower networks,
+in fp32 and (the wider ones) under bf16 autocast.
 Ratios are against the baseline measured in the same run (the machine may be busy: compare
 ratios, not seconds).
 
@@ -117,9 +118,12 @@ def main() -> None:
         time_steps(trainer, data, 1, none)
         compiled = time_steps(trainer, data, args.steps, none)[0]
         rows.append((f"torch.compile (+{time.perf_counter() - start:.0f} s compiling)", compiled))
-    for channels in ((8, 16, 32), (32, 64, 128)):
+    for channels in ((8, 16, 32), (24, 48, 96), (32, 64, 128)):
         label = f"channels {'-'.join(map(str, channels))}"
         rows.append((label, time_steps(trainer_for(channels=channels), data, args.steps, none)[0]))
+    for channels in ((24, 48, 96), (32, 64, 128)):
+        label = f"channels {'-'.join(map(str, channels))} + bf16 autocast"
+        rows.append((label, time_steps(trainer_for(channels=channels), data, args.steps, bf16)[0]))
     rows.append(("batch 64", time_steps(trainer_for(batch_size=64), data, args.steps, none)[0]))
 
     print(f"\n{'variant':<44}{'s/step':>8}{'× baseline':>12}")
