@@ -25,7 +25,7 @@ from slsim.pipelines import layout
 from slsim.pipelines.ensemble import open_ensemble
 from slsim.pipelines.sampling import load_surrogate
 from slsim.surrogate.device import autocast
-from slsim.surrogate.labels import training_labels
+from slsim.surrogate.labels import run_labels
 from slsim.surrogate.methods import get_method
 from slsim.surrogate.sampling import rollout
 from slsim.surrogate.transitions import CHANNEL_AXIS, initial_context, stack_frames
@@ -41,10 +41,10 @@ def mean_magnitude(frames: np.ndarray) -> np.ndarray:
     return np.abs(frames).reshape(frames.shape[0], frames.shape[1], -1).mean(axis=(0, 2))
 
 
-def read_frames(system: str, data_dir: Path, rows: slice) -> np.ndarray:
-    with open_ensemble(layout.split_path(system, "train", data_dir)) as train:
-        spec = train.spec
-        arrays = {v: np.asarray(train[v][rows]) for v in spec.state_variables}
+def read_frames(ensemble, rows: slice) -> np.ndarray:
+    """``(n, T, C, ...)`` float32 frames of the trajectories ``rows`` of an open ensemble."""
+    spec = ensemble.spec
+    arrays = {v: np.asarray(ensemble[v][rows]) for v in spec.state_variables}
     return stack_frames(arrays, spec.state_variables, spec.state_dims).astype(np.float32)
 
 
@@ -75,14 +75,13 @@ def main() -> None:
     method = get_method(config.method)
     if not method.uses_labels or config.trajectory_label_dim:
         raise SystemExit("label spread needs an SL run without trajectory labels")
+    n_train = meta["n_train_trajectories"]
     with open_ensemble(layout.split_path(args.system, "train", args.data_dir)) as train:
         total = train.n_trajectories
-    n_train = meta["n_train_trajectories"]
-    trained = read_frames(args.system, args.data_dir, slice(0, n_train))
-    validation = read_frames(args.system, args.data_dir, slice(total - args.n, total))
+        trained = read_frames(train, slice(0, n_train))
+        validation = read_frames(train, slice(total - args.n, total))
     steps = trained.shape[1] - 1
-    own = training_labels(n_train, steps, config.label_dim, 0, config.seed + 1)
-    own = own.view(n_train, steps, -1)[:, 0]
+    own = run_labels(config, n_train, steps).view(n_train, steps, -1)[:, 0]
     generator = torch.Generator().manual_seed(args.seed)
 
     print(f"first transition x_0 → x_1 ({args.run}; spread / the simulator's)")

@@ -13,8 +13,13 @@ label to hang on, instead of being re-drawn by a fresh per-step label at every s
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
 
 
 def label_table(n_transitions: int, dim: int, seed: int) -> torch.Tensor:
@@ -33,6 +38,14 @@ def training_labels(
         return per_step
     per_trajectory = label_table(n_trajectories, trajectory_label_dim, seed + 1_000_003)
     return torch.cat([per_step, per_trajectory.repeat_interleave(steps, dim=0)], dim=1)
+
+
+def run_labels(config: TrainConfig, n_trajectories: int, steps: int) -> torch.Tensor:
+    """The labels a run of ``config`` trains with on ``n_trajectories · steps`` transitions
+    (a stream of their own: ``config.seed + 1``), so that tools can rebuild them."""
+    return training_labels(
+        n_trajectories, steps, config.label_dim, config.trajectory_label_dim, config.seed + 1
+    )
 
 
 class WithTrajectoryLabel(nn.Module):

@@ -30,7 +30,7 @@ from .backbones import ScaledOutput, build_backbone
 from .checkpoint import save_checkpoint
 from .config import TrainConfig
 from .device import autocast
-from .labels import training_labels
+from .labels import run_labels
 from .methods import Method, get_method
 from .methods.base import prediction_base, training_noise
 from .normalization import Normalizer
@@ -286,13 +286,7 @@ def train(
     if config.batch_size % world:
         raise ValueError(f"batch_size {config.batch_size} is not divisible by {world} processes")
     labels = (
-        training_labels(
-            data.n_trajectories,
-            data.steps,
-            config.label_dim,
-            config.trajectory_label_dim,
-            config.seed + 1,
-        ).to(device)
+        run_labels(config, data.n_trajectories, data.steps).to(device)
         if trainer.method.uses_labels
         else None
     )
