@@ -126,6 +126,11 @@ class TrainConfig:
     channels: tuple[int, ...] = param((32, 64, 128), "channels per resolution level (unet)")
     blocks: int = param(1, "residual blocks per level (unet)")
     emb_dim: int = param(256, "width of the two-layer conditioning MLP (unet)")
+    label_map: int = param(
+        0,
+        "k: also map the conditioning vector (SL's label) linearly to k maps at the unet's "
+        "bottleneck resolution, a spatial pathway beside FiLM (0: FiLM only)",
+    )
     padding: str = param("zeros", "convolution padding: zeros, or circular for periodic domains")
     coordinate_channels: bool = param(False, "append x, y coordinate channels to the input")
     context_noise: float = param(
@@ -242,6 +247,7 @@ class TrainConfig:
             + ", ".join(name for name, method in METHODS.items() if method.fit)
             + f"), not {self.method}",
         )
+        require(self.label_map >= 0, f"label_map must be ≥ 0, got {self.label_map}")
         require(self.train_trajectories >= 0, "train_trajectories must be ≥ 0")
         require(self.validate_every >= 0, "validate_every must be ≥ 0")
         require(len(self.channels) >= 1 and min(self.channels) > 0, "channels must be positive")

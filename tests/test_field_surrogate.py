@@ -90,6 +90,35 @@ def test_labels_let_a_tiny_unet_interpolate_what_mse_cannot(tmp_path):
     assert losses["sl"] < 0.05 * target_variance
 
 
+def test_label_map_lets_a_label_place_a_deviation_where_film_cannot(tmp_path):
+    """16 trajectories share an all-zero start; each next frame is a bump at its own place. With
+    circular padding a zero context gives spatially constant features, so FiLM (per-channel
+    scale and shift) can only output a constant field; the label map's spatial pathway fits the
+    bumps."""
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[0:16, 0:16]
+    frames = np.zeros((16, 2, 1, 16, 16), np.float32)
+    for i, (cy, cx) in enumerate(rng.integers(0, 16, size=(16, 2))):
+        frames[i, 1, 0] = np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / 4.0)
+    data = TransitionSet(TensorFrames(torch.tensor(frames)), 3)
+    spatial_variance = float(frames[:, 1].var(axis=(-2, -1)).mean())
+    losses = {}
+    for label_map in (0, 8):
+        config = _config(
+            iterations=200, batch_size=16, lr=3e-3, padding="circular", label_map=label_map
+        )
+        trainer = Trainer.create(config, data.frame_shape, CPU)
+        train(trainer, data, IDENTITY, tmp_path / f"map{label_map}.pt", {})
+        context, target = data.batch(torch.arange(len(data)))
+        labels = label_table(len(data), config.label_dim, config.seed + 1)
+        with torch.no_grad():
+            losses[label_map] = float(
+                get_method("sl").loss(trainer.model, context, target, labels, None, config)
+            )
+    assert losses[0] > 0.95 * spatial_variance  # a constant field per trajectory at best
+    assert losses[8] < 0.2 * spatial_variance
+
+
 def test_unet_training_resumes_exactly(tmp_path):
     rng = np.random.default_rng(1)
     frames = torch.tensor(rng.normal(size=(4, 6, 1, 16, 16)), dtype=torch.float32)

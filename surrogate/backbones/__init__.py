@@ -63,6 +63,8 @@ def _unet(
         config.blocks,
         config.emb_dim,
         padding_mode=config.padding,
+        label_map=config.label_map,
+        bottleneck=(frame_shape[1] // factor, frame_shape[2] // factor),
     )
     return WithCoordinates(net) if config.coordinate_channels else net
 

@@ -5,9 +5,16 @@ Encoder–decoder with GroupNorm residual blocks, strided 3×3 down-sampling, ne
 up-sampling followed by a 3×3 convolution, and skip connections by concatenation. The
 conditioning vector goes through a two-layer MLP (no sinusoidal embedding: the label is already
 a vector) and modulates every residual block FiLM-style, h ← GN(h)·(1 + γ) + β.
+
+FiLM can only scale and shift whole channels, so a label can move the output only along
+patterns that the context's features already hold. With ``label_map = k`` the vector is also
+mapped linearly to k maps at the bottleneck's resolution and concatenated there, a spatial
+pathway through which a label can place a deviation anywhere (e.g. where a front runs ahead).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -19,7 +26,9 @@ def _conv(in_ch: int, out_ch: int, padding_mode: str, stride: int = 1) -> nn.Con
 
 
 def _norm(channels: int, groups: int) -> nn.GroupNorm:
-    return nn.GroupNorm(min(groups, channels), channels)
+    """GroupNorm with ``groups`` groups, or the most that divide ``channels``."""
+    count = min(groups, channels)
+    return nn.GroupNorm(count if channels % count == 0 else math.gcd(groups, channels), channels)
 
 
 class ResidualBlock(nn.Module):
@@ -58,9 +67,17 @@ class UNet(nn.Module):
         emb_dim: int = 256,
         groups: int = 8,
         padding_mode: str = "zeros",
+        label_map: int = 0,
+        bottleneck: tuple[int, int] = (1, 1),
     ):
         super().__init__()
         self.cond_dim = cond_dim
+        self.bottleneck = (label_map, *bottleneck)
+        self.label_map = (
+            nn.Linear(cond_dim, label_map * bottleneck[0] * bottleneck[1])
+            if label_map and cond_dim
+            else None
+        )
         emb = emb_dim if cond_dim else 0
         self.embed = (
             nn.Sequential(
@@ -84,8 +101,12 @@ class UNet(nn.Module):
             if level < len(channels) - 1:
                 self.downsample.append(_conv(width, width, padding_mode, stride=2))
                 skips.append(width)
+        mapped = label_map if self.label_map is not None else 0
         self.middle = nn.ModuleList(
-            [ResidualBlock(width, width, emb, groups, padding_mode) for _ in range(2)]
+            [
+                ResidualBlock(width + mapped, width, emb, groups, padding_mode),
+                ResidualBlock(width, width, emb, groups, padding_mode),
+            ]
         )
         self.up = nn.ModuleList()
         self.upsample = nn.ModuleList()
@@ -112,6 +133,9 @@ class UNet(nn.Module):
             if level < len(self.downsample):
                 h = self.downsample[level](h)
                 skips.append(h)
+        if self.label_map is not None:
+            maps = self.label_map(cond).reshape(-1, *self.bottleneck).to(h.dtype)
+            h = torch.cat([h, maps], dim=1)
         for block in self.middle:
             h = block(h, emb)
         for level, stage in enumerate(self.up):
