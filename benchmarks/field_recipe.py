@@ -1,11 +1,13 @@
 """Score finished field-surrogate runs on the test split and summarise them over training seeds.
 
 For each run: ``--n`` rollouts from held-out starts (``samples.h5`` in the run, kept if it exists
-with the same size), then one ``compare`` of all runs against ``test.h5`` (noise floor from
-disjoint groups of the training file's simulator trajectories, bootstrap intervals, paired
-excess over the floor). Runs named ``<group>-s<seed>`` are grouped, and each group's
-distance / floor is reported as mean ± standard deviation over its seeds beside the floor's own
-spread. The table is printed as Markdown and written, with the full comparison, to ``--out``.
+with the same size; with ``--labels training`` SL's labels are replayed from its training labels
+and the rollouts go to ``samples-training.h5``), then one ``compare`` of all runs against
+``test.h5`` (noise floor from disjoint groups of the training file's simulator trajectories,
+bootstrap intervals, paired excess over the floor). Runs named ``<group>-s<seed>`` are grouped,
+and each group's distance / floor is reported as mean ± standard deviation over its seeds beside
+the floor's own spread. The table is printed as Markdown and written, with the full
+comparison, to ``--out``.
 
     python benchmarks/field_recipe.py --system wave --data-dir ~/slsim-data/w32 \\
         --runs sl-s0 sl-s1 sl-s2 mse-s0 --n 512 --out docs/results/wave-cpu
@@ -27,14 +29,16 @@ from slsim.pipelines.compare import Options, compare, write_tables
 from slsim.pipelines.ensemble import open_ensemble
 from slsim.pipelines.plots import plot_comparison
 from slsim.pipelines.sampling import run_sampling
+from slsim.surrogate.labels import LABEL_LAWS
 
 
-def ensure_samples(system: str, data_dir: Path, run: str, n: int) -> Path:
+def ensure_samples(system: str, data_dir: Path, run: str, n: int, labels: str) -> Path:
     run_dir = layout.run_dir(system, run, data_dir)
-    samples = run_dir / "samples.h5"
+    samples = run_dir / ("samples.h5" if labels == "gaussian" else f"samples-{labels}.h5")
     if samples.exists():
         with open_ensemble(samples) as existing:
-            if existing.n_trajectories == n:
+            law = existing.handle.attrs.get("labels", "gaussian")
+            if existing.n_trajectories == n and law == labels:
                 return samples
     run_sampling(
         run_dir / "checkpoint.pt",
@@ -45,6 +49,7 @@ def ensure_samples(system: str, data_dir: Path, run: str, n: int) -> Path:
         device=torch.device("cpu"),
         overwrite=True,
         system=system,
+        labels=labels,
     )
     return samples
 
@@ -57,10 +62,15 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=512)
     parser.add_argument("--bootstrap", type=int, default=100)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--labels", choices=LABEL_LAWS, default="gaussian", help="SL's per-step label law"
+    )
     args = parser.parse_args()
 
     torch.set_num_threads(1)
-    paths = [ensure_samples(args.system, args.data_dir, run, args.n) for run in args.runs]
+    paths = [
+        ensure_samples(args.system, args.data_dir, run, args.n, args.labels) for run in args.runs
+    ]
     comparison = compare(
         layout.split_path(args.system, "test", args.data_dir),
         layout.split_path(args.system, "train", args.data_dir),

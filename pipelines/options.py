@@ -149,6 +149,14 @@ ContextFrames = Annotated[
 ]
 BatchSize = Annotated[int, typer.Option(help="trajectories rolled out together")]
 Steps = Annotated[int | None, typer.Option(help=STEPS_HELP, show_default=False)]
+Labels = Annotated[
+    str,
+    typer.Option(
+        help="how SL draws each step's label: gaussian (fresh N(0, I), the paper's sampler) or "
+        "training (the label a random training trajectory carried at that step; "
+        "docs/field-surrogates.md)"
+    ),
+]
 Output = Annotated[
     Path | None, typer.Option(help="samples file [default: DATA/<system>/runs/<run>/samples.h5]")
 ]

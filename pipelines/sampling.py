@@ -13,6 +13,7 @@ from slsim.simulators import get_system
 from slsim.simulators.config import config_from_dict, config_to_dict
 from slsim.surrogate.checkpoint import load_checkpoint
 from slsim.surrogate.config import TrainConfig
+from slsim.surrogate.labels import LABEL_LAWS, LabelReplay
 from slsim.surrogate.methods import get_method
 from slsim.surrogate.normalization import Normalizer
 from slsim.surrogate.sampling import rollout
@@ -72,6 +73,17 @@ def with_steps(config: TrainConfig, steps: int) -> TrainConfig:
     return replace(config, steps=steps)
 
 
+def check_label_law(labels: str, config: TrainConfig) -> None:
+    """Refuse a label law that is unknown or that ``config``'s run cannot sample with."""
+    if labels not in LABEL_LAWS:
+        raise UserError(f"--labels must be one of {', '.join(LABEL_LAWS)}, got {labels!r}")
+    if labels == "training" and (config.method != "sl" or config.trajectory_label_dim):
+        kind = "an sl run with trajectory labels" if config.method == "sl" else config.method
+        raise UserError(
+            f"--labels training replays the training labels of an sl run; this run is {kind}"
+        )
+
+
 def network_calls(config: TrainConfig, generated_frames: int) -> int:
     """Network evaluations to generate one trajectory of ``generated_frames`` frames."""
     return get_method(config.method).calls_per_step(config) * generated_frames
@@ -90,24 +102,27 @@ def run_sampling(
     overwrite: bool = False,
     steps: int | None = None,
     system: str | None = None,
+    labels: str = "gaussian",
     on_start: Callable[[], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> Path:
     """Generate n surrogate trajectories; trajectory i starts from test trajectory i mod n_test.
 
     ``steps`` overrides the integration/denoising steps K per frame of multi-step methods;
-    ``system`` (if given) must be the test file's. Non-finite starting frames or rollouts are
-    refused (nothing is written).
+    ``system`` (if given) must be the test file's; ``labels`` is how SL draws its per-step labels
+    (``LABEL_LAWS``: fresh Gaussian, or replayed from the run's training labels). Non-finite
+    starting frames or rollouts are refused (nothing is written).
     """
     if n <= 0:
         raise UserError(f"the number of trajectories must be positive, got {n}")
-    if output.exists() and not overwrite:
-        raise UserError(f"{output} already exists; pass --overwrite to replace it")
     model, config, normalizer, meta = load_surrogate(checkpoint, device)
     if steps is not None:
         config = with_steps(config, steps)
     if not 1 <= context_frames <= config.window:
         raise UserError(f"--context-frames must be between 1 and the window {config.window}")
+    check_label_law(labels, config)
+    if output.exists() and not overwrite:
+        raise UserError(f"{output} already exists; pass --overwrite to replace it")
     hint = "generate it first with: slsim generate"
     with open_ensemble(test_file, hint=hint, expected_system=system) as test:
         if test.source != SIMULATOR:
@@ -130,6 +145,11 @@ def run_sampling(
         normalizer.encode(frames, CHANNEL_AXIS).to(device), config.window, context_frames
     )
     generator = torch.Generator(device=device).manual_seed(seed)
+    replay = None
+    if labels == "training":
+        replay = LabelReplay.of_run(
+            config, meta["n_train_trajectories"], n_frames - 1, first=context_frames - 1
+        )
     if on_start is not None:
         on_start()
     generated = rollout(
@@ -141,6 +161,7 @@ def run_sampling(
         generator,
         batch_size,
         on_batch,
+        replay,
     )
     decoded = normalizer.decode(generated.float().cpu(), CHANNEL_AXIS).numpy()
     if not np.isfinite(decoded).all():
@@ -163,6 +184,7 @@ def run_sampling(
             "checkpoint": str(checkpoint.resolve()),
             "initial_conditions": str(test_file.resolve()),
             "context_frames": context_frames,
+            "labels": labels,
             "network_calls_per_trajectory": network_calls(config, n_frames - context_frames),
             "train_config": config_to_dict(config),
         },
@@ -195,6 +217,8 @@ class SampleRequest:
     device: torch.device
     overwrite: bool = False
     threads: int | None = None
+    #: SL's per-step labels: ``gaussian`` (fresh N(0, I)) or ``training`` (replayed).
+    labels: str = "gaussian"
 
 
 def sample_run(
@@ -232,6 +256,7 @@ def sample_run(
         overwrite=request.overwrite,
         steps=request.steps,
         system=request.system,
+        labels=request.labels,
         on_start=None if on_start is None else lambda: on_start(n),
         on_batch=on_batch,
     )

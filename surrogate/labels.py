@@ -14,6 +14,7 @@ label to hang on, instead of being re-drawn by a fresh per-step label at every s
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
@@ -47,6 +48,40 @@ def run_labels(config: TrainConfig, n_trajectories: int, steps: int) -> torch.Te
     return training_labels(
         n_trajectories, steps, config.label_dim, config.trajectory_label_dim, config.seed + 1
     )
+
+
+#: How a rollout draws SL's per-step labels: fresh N(0, I) (the paper's sampler), or replayed
+#: from the labels the run trained on at the same step (:class:`LabelReplay`).
+LABEL_LAWS = ("gaussian", "training")
+
+
+@dataclass(frozen=True)
+class LabelReplay:
+    """Per-step labels drawn from a run's own training labels instead of fresh N(0, I).
+
+    Step k of a rollout (the transition ``first + k`` of a trajectory, the last one beyond the
+    training horizon) takes the label that transition carried in training in a training
+    trajectory drawn at random, independently for every rollout and step. A network that has fit
+    its labelled transitions answers a label it was trained on with a whole training outcome,
+    where a fresh Gaussian label, about equally far from all of them, gets a blend of outcomes
+    (too little spread). Still one network call per step; the draws are not fixed to one
+    training trajectory, so a rollout recombines steps rather than replaying a trajectory.
+    """
+
+    table: torch.Tensor  # (training trajectories, steps, label_dim)
+    first: int = 0
+
+    @classmethod
+    def of_run(cls, config: TrainConfig, n_trajectories: int, steps: int, first: int = 0):
+        """The replay of a run's labels (``run_labels``) over its ``n_trajectories · steps``."""
+        table = run_labels(config, n_trajectories, steps).view(n_trajectories, steps, -1)
+        return cls(table, first)
+
+    def draw(self, n: int, step: int, generator: torch.Generator) -> torch.Tensor:
+        """Labels ``(n, label_dim)`` for rollout step ``step``, on the generator's device."""
+        count, steps, _ = self.table.shape
+        pick = torch.randint(0, count, (n,), generator=generator, device=generator.device)
+        return self.table.to(generator.device)[pick, min(self.first + step, steps - 1)]
 
 
 def jitter_labels(labels: torch.Tensor, sigma: float, noise: torch.Tensor) -> torch.Tensor:

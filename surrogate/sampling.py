@@ -9,7 +9,7 @@ from torch import nn
 
 from .config import TrainConfig
 from .device import autocast
-from .labels import WithTrajectoryLabel
+from .labels import LabelReplay, WithTrajectoryLabel
 from .methods import Method
 
 
@@ -23,13 +23,15 @@ def rollout(
     generator: torch.Generator,
     batch_size: int = 1024,
     on_batch: Callable[[int], None] | None = None,
+    replay: LabelReplay | None = None,
 ) -> torch.Tensor:
     """Generate ``n_steps`` frames after each start window.
 
     ``context`` is ``(n, w, C, *spatial)`` in normalised units on the model's device; the result
     is ``(n, n_steps, C, *spatial)``. ``generator`` lives on the same device and supplies all
     sampling noise (fresh labels for SL, and SL's trajectory labels drawn once per rollout before
-    its first step), so a fixed seed and batch size give fixed samples.
+    its first step, or with ``replay`` SL's labels drawn from its training labels), so a fixed
+    seed and batch size give fixed samples.
     Under ``config.bf16`` (CUDA) or ``config.cpu_bf16`` the network runs under bf16 autocast,
     as in training; frames are kept in float32 between steps.
     """
@@ -48,9 +50,13 @@ def rollout(
             )
             network = WithTrajectoryLabel(model, fixed)
         frames = []
-        for _ in range(n_steps):
+        for step in range(n_steps):
             with precision:
-                nxt = method.step(network, window.flatten(1, 2), generator, config)
+                if replay is None:
+                    nxt = method.step(network, window.flatten(1, 2), generator, config)
+                else:
+                    label = replay.draw(window.shape[0], step, generator).to(window.dtype)
+                    nxt = method.fit(network, window.flatten(1, 2), label, config)
             nxt = nxt.to(context.dtype)
             frames.append(nxt)
             window = torch.cat([window[:, 1:], nxt[:, None]], dim=1)

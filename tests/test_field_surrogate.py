@@ -22,9 +22,10 @@ from slsim.pipelines.training import TrainRequest, run_training, validation_scor
 from slsim.pipelines.validation import FLOOR_GROUPS, Split, floor_groups, split_training_file
 from slsim.surrogate.checkpoint import load_checkpoint
 from slsim.surrogate.config import resolve_train_config
-from slsim.surrogate.labels import label_table
+from slsim.surrogate.labels import LabelReplay, label_table, run_labels
 from slsim.surrogate.methods import get_method
 from slsim.surrogate.normalization import Normalizer
+from slsim.surrogate.sampling import rollout
 from slsim.surrogate.training import Distributed, Trainer, build_model, push_forward, train
 from slsim.surrogate.transitions import HDF5Frames, TensorFrames, TransitionSet
 
@@ -88,6 +89,31 @@ def test_labels_let_a_tiny_unet_interpolate_what_mse_cannot(tmp_path):
             )
     assert losses["mse"] == pytest.approx(target_variance, rel=0.02)  # the conditional mean
     assert losses["sl"] < 0.05 * target_variance
+
+
+def test_replayed_labels_give_back_training_outcomes_at_the_step_they_were_trained_for(tmp_path):
+    """16 trajectories share their start and differ by x_1 = a_i · pattern. Replaying the labels
+    of transition 0 returns, for every rollout, one training trajectory's x_1 (the network fit
+    it); a draw past the training horizon takes the last step's labels."""
+    amplitude = np.random.default_rng(0).normal(size=16)
+    frames = np.stack([np.zeros((16, 16, 16)), amplitude[:, None, None] * _pattern()], axis=1)
+    data = TransitionSet(TensorFrames(torch.tensor(frames[:, :, None], dtype=torch.float32)), 3)
+    config = _config(iterations=150, batch_size=16, lr=3e-3)
+    trainer = Trainer.create(config, data.frame_shape, CPU)
+    train(trainer, data, IDENTITY, tmp_path / "sl.pt", {})
+    replay = LabelReplay.of_run(config, 16, 1)
+    generator = torch.Generator().manual_seed(0)
+    start = torch.zeros(64, 3, 1, 16, 16)
+    x1 = rollout(trainer.model, get_method("sl"), config, start, 1, generator, replay=replay)
+    fitted = (x1[:, 0, 0] * torch.tensor(_pattern())).sum((-2, -1)) / (_pattern() ** 2).sum()
+    nearest = np.abs(fitted.numpy()[:, None] - amplitude[None]).min(axis=1)
+    assert np.median(nearest) < 0.05 * amplitude.std() and nearest.max() < 0.2 * amplitude.std()
+    assert len(np.unique(np.abs(fitted.numpy()[:, None] - amplitude[None]).argmin(1))) >= 10
+    table = run_labels(config, 4, 3).view(4, 3, -1)
+    later = LabelReplay.of_run(config, 4, 3, first=1)
+    for step, t in ((0, 1), (1, 2), (5, 2)):
+        drawn = later.draw(32, step, torch.Generator().manual_seed(step))
+        assert all(any(torch.equal(row, known) for known in table[:, t]) for row in drawn)
 
 
 def test_label_map_lets_a_label_place_a_deviation_where_film_cannot(tmp_path):
@@ -288,6 +314,7 @@ def test_wave_pipeline_end_to_end_with_validation(tmp_path):
         ["sample", "wave", *d, "-q"],
         ["sample", "wave", "--checkpoint", "best", "--output", str(tmp_path / "best.h5"), *d, "-q"],
         ["sample", "wave", "--run", "mse", *d, "-q"],
+        ["sample", "wave", "--labels", "training", "--output", str(tmp_path / "replay.h5"), *d],
         ["compare", "--system", "wave", *d],
     ):
         result = runner.invoke(app, args)
@@ -298,6 +325,14 @@ def test_wave_pipeline_end_to_end_with_validation(tmp_path):
         assert handle.attrs["checkpoint"].endswith("best.pt")
     refused = runner.invoke(app, ["sample", "wave", "--run", "mse", "--checkpoint", "best", *d])
     assert isinstance(refused.exception, UserError) and "no best.pt" in str(refused.exception)
+    with h5py.File(tmp_path / "replay.h5") as handle:
+        assert handle.attrs["labels"] == "training" and handle["u"].shape == (6, 9, 16, 16)
+    for law, run, message in (
+        ("training", "mse", "replays the training labels of an sl run; this run is mse"),
+        ("uniform", "sl", "--labels must be one of gaussian, training, got 'uniform'"),
+    ):
+        refused = runner.invoke(app, ["sample", "wave", "--run", run, "--labels", law, *d])
+        assert isinstance(refused.exception, UserError) and message in str(refused.exception)
     with h5py.File(samples) as handle:
         assert handle["u"].shape == (6, 9, 16, 16)
         assert "wave_speed" not in handle  # the surrogate never sees the medium
