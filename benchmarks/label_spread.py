@@ -6,9 +6,10 @@ run's training trajectories this prints how well the network reproduces x_1 at e
 training label (memorisation) and the spread of x_1 across trajectories at *fresh* labels against
 the simulator's; the same for the validation block (the last ``--n`` trajectories of the training
 file, never trained on). Then, frame by frame, the ensemble spread of ``--n`` rollouts (``rollout``,
-as ``slsim sample`` draws them) from the validation block's start against the block's own spread,
-and the mean |x| of both (the wave's mean |u|, the flow's mean saturation). Spread = the RMS over
-cells of the across-trajectory standard deviation, in physical units.
+as ``slsim sample`` draws them; ``--labels training`` replays training labels) from the
+validation block's start against the block's own spread, and the mean |x| of both (the wave's
+mean |u|, the flow's mean saturation). Spread = the RMS over cells of the across-trajectory
+standard deviation, in physical units.
 
     python benchmarks/label_spread.py --system wave --data-dir ~/slsim-data/w32t32 --run sl-s0
 """
@@ -25,7 +26,7 @@ from slsim.pipelines import layout
 from slsim.pipelines.ensemble import open_ensemble
 from slsim.pipelines.sampling import load_surrogate
 from slsim.surrogate.device import autocast
-from slsim.surrogate.labels import run_labels
+from slsim.surrogate.labels import LABEL_LAWS, LabelReplay, run_labels
 from slsim.surrogate.methods import get_method
 from slsim.surrogate.sampling import rollout
 from slsim.surrogate.transitions import CHANNEL_AXIS, initial_context, stack_frames
@@ -66,6 +67,9 @@ def main() -> None:
     parser.add_argument("--run", required=True)
     parser.add_argument("--n", type=int, default=128, help="validation trajectories and rollouts")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--labels", choices=LABEL_LAWS, default="gaussian", help="the rollouts' label law"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -103,11 +107,12 @@ def main() -> None:
     context = initial_context(
         normalizer.encode(torch.from_numpy(validation[:, :1]), CHANNEL_AXIS), config.window, 1
     )
-    generated = rollout(model, method, config, context, steps, generator)
+    replay = LabelReplay.of_run(config, n_train, steps) if args.labels == "training" else None
+    generated = rollout(model, method, config, context, steps, generator, replay=replay)
     rolled = np.concatenate(
         [validation[:, :1], normalizer.decode(generated, CHANNEL_AXIS).numpy()], axis=1
     )
-    print(f"\nrollouts from the validation block ({args.n} each)")
+    print(f"\nrollouts from the validation block ({args.n} each, {args.labels} labels)")
     print("| frame | spread: rollouts / simulator | mean abs: simulator | rollouts |")
     print("|---|---|---|---|")
     ratio = spread(rolled) / np.maximum(spread(validation), 1e-30)

@@ -153,10 +153,13 @@ def check_compatible(target: Ensemble, other: Ensemble) -> None:
 
 
 def candidate_label(ensemble: Ensemble) -> str:
-    """``sl`` for ``data/duffing/runs/sl/samples.h5``; the file stem otherwise."""
-    if ensemble.path.parent.parent.name == "runs":
-        return ensemble.path.parent.name
-    return ensemble.path.stem
+    """``sl`` for ``data/duffing/runs/sl/samples.h5``, ``sl (training labels)`` for its
+    ``samples-training.h5``; the file stem otherwise."""
+    path = ensemble.path
+    if path.parent.parent.name == "runs":
+        law = path.stem.removeprefix("samples").removeprefix("-")
+        return path.parent.name + (f" ({law} labels)" if law else "")
+    return path.stem
 
 
 def resolve_params(
@@ -479,7 +482,7 @@ def comparison_notes(comparison: Comparison) -> list[str]:
 class CompareRequest:
     """``slsim compare``: score surrogate ensembles of one system against its test split."""
 
-    #: Surrogate ensembles (empty: every DATA/<system>/runs/*/samples.h5).
+    #: Surrogate ensembles (empty: every DATA/<system>/runs/*/samples*.h5).
     files: tuple[Path, ...] = ()
     #: None: the first file's system, else the only system with sampled runs.
     system: str | None = None
@@ -519,7 +522,7 @@ def compare_report(request: CompareRequest, show: Callable[[Any], None]) -> Path
         conditional_report(system, request.files, request.data_dir, out_dir, params, show)
         return out_dir
     candidates = list(request.files) or sorted(
-        layout.runs_dir(system, request.data_dir).glob("*/samples.h5")
+        layout.runs_dir(system, request.data_dir).glob("*/samples*.h5")
     )
     comparison = compare(
         layout.split_path(system, "test", request.data_dir),
@@ -561,7 +564,7 @@ def infer_system(files: tuple[Path, ...], data_dir: Path | None) -> str:
         with open_ensemble(files[0]) as ensemble:
             return ensemble.spec.name
     with_runs = [
-        name for name in SYSTEMS if any(layout.runs_dir(name, data_dir).glob("*/samples.h5"))
+        name for name in SYSTEMS if any(layout.runs_dir(name, data_dir).glob("*/samples*.h5"))
     ]
     if len(with_runs) == 1:
         return with_runs[0]

@@ -31,7 +31,7 @@ from .compare import CompareRequest, compare_report
 from .errors import UserError
 from .generation import GenerateRequest, generate_ensembles
 from .progress import LazyProgress, generation_progress, sampling_progress, training_progress
-from .sampling import SampleRequest, sample_run, unreadable_checkpoint
+from .sampling import SampleRequest, sample_run, samples_name, unreadable_checkpoint
 from .threads import available_cpus, choose_threads, configure_model_threads, configure_threads
 from .training import TrainRequest, run_training
 
@@ -45,6 +45,8 @@ def _field_demo(*generation: str) -> dict:
         "n_test": 512,
         "set": list(generation),
         "runs": {"sl": ("sl", "cpu", recipe), "mse": ("mse", "cpu", recipe)},
+        # SL also sampled with labels replayed from its training labels (slsim sample --labels)
+        "replayed": ("sl",),
         # a UNet step takes ~0.3 s on one core: worth a process per run (train_concurrently)
         "concurrent": True,
     }
@@ -134,12 +136,22 @@ def run(
             on_start, on_log = training_progress(progress, f"train {system} {request.method}")
             checkpoint = run_training(request, on_log=on_log, on_start=on_start)
             show(f"trained {checkpoint} on {device}")
-    for name in settings["runs"]:
-        if not (layout.run_dir(system, name, data_dir) / "samples.h5").exists():
+    samplings = [(name, "gaussian") for name in settings["runs"]]
+    samplings += [(name, "training") for name in settings.get("replayed", ())]
+    for name, labels in samplings:
+        if not (layout.run_dir(system, name, data_dir) / samples_name(labels)).exists():
             sampling = SampleRequest(
-                system=system, run=name, data_dir=data_dir, device=device, threads=threads
+                system=system,
+                run=name,
+                data_dir=data_dir,
+                device=device,
+                threads=threads,
+                labels=labels,
             )
-            on_start, on_batch = sampling_progress(progress, f"sample {system} {name}")
+            title = f"sample {system} {name}" + (
+                "" if labels == "gaussian" else f" ({labels} labels)"
+            )
+            on_start, on_batch = sampling_progress(progress, title)
             output, n = sample_run(sampling, on_start=on_start, on_batch=on_batch)
             show(f"wrote {output} ({n} trajectories)")
     comparing = CompareRequest(system=system, data_dir=data_dir, bootstrap=50, threads=threads)

@@ -475,6 +475,8 @@ def test_wave_demo_runs_end_to_end_on_a_tiny_configuration(tmp_path, monkeypatch
     assert result.exit_code == 0, (result.output, result.exception)
     rows = json.loads((tmp_path / "wave" / "reports" / "compare" / "comparison.json").read_text())
     assert {(r["candidate"], r["metric"]) for r in rows["rows"]} == {
-        (c, m) for c in ("sl", "mse") for m in ("WCT", "WIM")
+        (c, m) for c in ("sl", "sl (training labels)", "mse") for m in ("WCT", "WIM")
     }
+    with h5py.File(tmp_path / "wave" / "runs" / "sl" / "samples-training.h5") as handle:
+        assert handle.attrs["labels"] == "training"
     assert (tmp_path / "wave" / "reports" / "compare" / "rollouts.gif").exists()
