@@ -138,12 +138,6 @@ class TrainConfig:
         "std of Gaussian noise added to the context frames in training (normalised units), so "
         "that rollouts stay on track when their own errors feed back (0: none)",
     )
-    label_noise: float = param(
-        0.0,
-        "σ in [0, 1): each visit trains on √(1 − σ²)·ξ + σ·ε instead of the fixed label ξ (ε "
-        "fresh, the labels stay N(0, I)), so a fresh label falls inside a trained region of label "
-        "space instead of between training labels (sl; 0: plain fixed labels)",
-    )
     pushforward: float = param(
         0.0,
         "fraction of training transitions whose last pushforward_steps context frames are the "
@@ -233,11 +227,6 @@ class TrainConfig:
         )
         require(self.context_noise >= 0, f"context_noise must be ≥ 0, got {self.context_noise}")
         require(0 <= self.ema < 1, f"ema must be in [0, 1), got {self.ema}")
-        require(0 <= self.label_noise < 1, f"label_noise must be in [0, 1), got {self.label_noise}")
-        require(
-            self.label_noise == 0 or self.method == "sl",
-            f"label_noise jitters Stochastic Lifting labels (method sl), not {self.method}",
-        )
         require(
             0 <= self.pushforward <= 1, f"pushforward must be in [0, 1], got {self.pushforward}"
         )

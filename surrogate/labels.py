@@ -13,7 +13,6 @@ label to hang on, instead of being re-drawn by a fresh per-step label at every s
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -82,17 +81,6 @@ class LabelReplay:
         count, steps, _ = self.table.shape
         pick = torch.randint(0, count, (n,), generator=generator, device=generator.device)
         return self.table.to(generator.device)[pick, min(self.first + step, steps - 1)]
-
-
-def jitter_labels(labels: torch.Tensor, sigma: float, noise: torch.Tensor) -> torch.Tensor:
-    """``√(1 − σ²)·labels + σ·noise``: the fixed labels of one visit, jittered (``label_noise``).
-
-    With standard normal ``noise`` the result is still N(0, I), the law of a fresh label at
-    sampling; the network then fits each transition on a small ball around its label rather than
-    at one point, so a fresh label lands where some transition was trained instead of between
-    training labels (where a network that only interpolates answers with a blend of outcomes).
-    """
-    return math.sqrt(1.0 - sigma**2) * labels + sigma * noise
 
 
 class WithTrajectoryLabel(nn.Module):

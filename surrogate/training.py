@@ -30,7 +30,7 @@ from .backbones import ScaledOutput, build_backbone
 from .checkpoint import save_checkpoint
 from .config import TrainConfig
 from .device import autocast
-from .labels import jitter_labels, run_labels
+from .labels import run_labels
 from .methods import Method, get_method
 from .methods.base import prediction_base, training_noise
 from .normalization import Normalizer
@@ -317,12 +317,6 @@ def train(
             noise = (
                 trainer.generator if world == 1 else rank_generator(config.seed, trainer.step, rank)
             )
-            if config.label_noise:
-                batch_labels = jitter_labels(
-                    batch_labels,
-                    config.label_noise,
-                    training_noise(batch_labels.shape, noise, batch_labels),
-                )
             if config.pushforward:
                 context = push_forward(
                     trainer.method, model, data, labels, index, context, noise, config

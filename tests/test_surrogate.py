@@ -17,7 +17,7 @@ from slsim.surrogate.backbones import ScaledOutput
 from slsim.surrogate.checkpoint import load_checkpoint, save_checkpoint
 from slsim.surrogate.config import TrainConfig, defining_fields, resolve_train_config
 from slsim.surrogate.device import autocast, select_device
-from slsim.surrogate.labels import label_table, run_labels, training_labels
+from slsim.surrogate.labels import label_table, training_labels
 from slsim.surrogate.methods import get_method
 from slsim.surrogate.methods.base import prediction_base
 from slsim.surrogate.normalization import Normalizer
@@ -120,33 +120,6 @@ def test_context_noise_perturbs_the_training_contexts_only(tmp_path, monkeypatch
     contexts = torch.cat([c for c, _ in seen])
     assert contexts.std().item() == pytest.approx(0.3, rel=0.05)
     assert all(torch.count_nonzero(t) == 0 for _, t in seen)
-
-
-def test_label_noise_jitters_each_visit_around_the_fixed_label_keeping_n01(tmp_path, monkeypatch):
-    """With label_noise = σ every visit of a transition trains on √(1 − σ²)·ξ + σ·ε: one
-    transition (so every visit has the same fixed label ξ) shows the shrunk label as the mean
-    and σ as the spread; the labels' law stays N(0, I). The option is SL's only."""
-    sigma = 0.6
-    frames = torch.zeros(1, 2, 1)  # one trajectory, one transition
-    seen: list[torch.Tensor] = []
-    sl = get_method("sl")
-
-    def recording_loss(model, context, target, labels, generator, config):
-        seen.append(labels.clone())
-        return sl.loss(model, context, target, labels, generator, config)
-
-    monkeypatch.setitem(methods_module.METHODS, "sl", dataclasses.replace(sl, loss=recording_loss))
-    config = _config(iterations=40, batch_size=256, label_noise=sigma)
-    _fit(config, TransitionSet(TensorFrames(frames), 1), tmp_path)
-    labels = torch.cat(seen)
-    fixed = run_labels(config, 1, 1)[0]
-    torch.testing.assert_close(labels.mean(0), (1 - sigma**2) ** 0.5 * fixed, atol=0.02, rtol=0)
-    assert (labels - labels.mean(0)).std().item() == pytest.approx(sigma, rel=0.02)
-    assert torch.unique(labels, dim=0).shape[0] == labels.shape[0]  # fresh ε every visit
-    with pytest.raises(ValueError, match="label_noise jitters Stochastic Lifting labels"):
-        resolve_train_config("vector", 1, "mse", "smoke", {"label_noise": "0.5"})
-    with pytest.raises(ValueError, match=r"label_noise must be in \[0, 1\)"):
-        resolve_train_config("vector", 1, "sl", "smoke", {"label_noise": "1"})
 
 
 def test_cpu_bf16_autocast_runs_the_network_in_bfloat16_and_still_trains(tmp_path):
