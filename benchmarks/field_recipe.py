@@ -84,7 +84,7 @@ def main() -> None:
 
     groups: dict[tuple[str, str], list] = defaultdict(list)
     for row in comparison.rows:
-        group = re.sub(r"-s\d+$", "", row.candidate)
+        group = re.sub(r"-s\d+(?= \(|$)", "", row.candidate)  # sl-s1 (training labels)
         groups[(group, row.metric)].append(row)
     lines = [
         "| runs | metric | distance / floor (mean ± sd over seeds) | per seed | floor | "

@@ -9,7 +9,8 @@ trajectories of the training file, averaged over ``--seeds`` sampling seeds. ``-
 also scores each ρ with every generated frame clamped to [LO, HI] in physical units (e.g. a
 saturation to [0, 1]) before it is fed back. ``--scale`` multiplies every label by a label
 temperature τ (labels N(0, τ² I)): τ > 1 asks whether rollouts are under-dispersed because a
-fresh label's output blends the training outcomes.
+fresh label's output blends the training outcomes. ``--labels training`` draws every step's label
+from the run's training labels at that step instead (``slsim sample --labels training``).
 
     python benchmarks/label_persistence.py --system flow --data-dir ~/slsim-data/f32t26 \\
         --run sl-s0 --rho 0 0.9 1
@@ -17,6 +18,8 @@ fresh label's output blends the training outcomes.
         --run sl-s0 --rho 0 --clip 0 1
     python benchmarks/label_persistence.py --system wave --data-dir ~/slsim-data/w32t32 \\
         --run sl-s0 --rho 0 --scale 1 1.5 2
+    python benchmarks/label_persistence.py --system wave --data-dir ~/slsim-data/w32t32 \\
+        --run sl-s0 --rho 0 --labels training --n 256
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from slsim.pipelines.ensemble import open_ensemble
 from slsim.pipelines.qoi import metrics_for
 from slsim.pipelines.sampling import load_surrogate
 from slsim.surrogate.device import autocast
+from slsim.surrogate.labels import LABEL_LAWS, LabelReplay
 from slsim.surrogate.methods import get_method
 from slsim.surrogate.transitions import (
     CHANNEL_AXIS,
@@ -51,10 +55,14 @@ def persistent_rollout(
     seed: int,
     clip: tuple[float, float] | None = None,
     scale: float = 1.0,
+    replay: LabelReplay | None = None,
+    any_step: bool = False,
 ):
     """Frames ``(n, 1 + steps, C, ...)``: rollouts of an SL ``surrogate`` (``load_surrogate``'s
     result) from ``start`` with AR(1) labels times ``scale``, under the autocast its rollouts
-    use, each generated frame clamped to ``clip`` (physical units, every channel) if given."""
+    use, each generated frame clamped to ``clip`` (physical units, every channel) if given;
+    with ``replay`` every step's label is drawn from the run's training labels instead, at the
+    rollout's step or, with ``any_step``, at a random step of the training trajectories."""
     model, config, normalizer, _ = surrogate
     method = get_method(config.method)
     first = torch.from_numpy(start)
@@ -68,7 +76,10 @@ def persistent_rollout(
         )
     frames = []
     for step in range(steps):
-        if step:
+        if replay is not None:
+            when = torch.randint(0, steps, (1,), generator=generator).item() if any_step else step
+            label = replay.draw(len(start), when, generator)
+        elif step:
             fresh = torch.randn(label.shape, generator=generator)
             label = rho * label + (1 - rho**2) ** 0.5 * fresh
         with autocast(config, torch.device("cpu")):
@@ -91,6 +102,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--clip", type=float, nargs=2, metavar=("LO", "HI"))
     parser.add_argument("--scale", type=float, nargs="+", default=[1.0], help="label temperature τ")
+    parser.add_argument(
+        "--labels",
+        choices=(*LABEL_LAWS, "training-any-step"),
+        default="gaussian",
+        help="training: replay the run's training labels (slsim sample --labels; ρ is ignored); "
+        "training-any-step: the same labels drawn at a random step instead of the rollout's",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -119,13 +137,26 @@ def main() -> None:
     if not get_method(config.method).uses_labels or config.trajectory_label_dim:
         raise SystemExit("label persistence needs an SL run without trajectory labels")
     clips = [None] + ([tuple(args.clip)] if args.clip else [])
+    replay = None
+    if args.labels.startswith("training"):
+        replay = LabelReplay.of_run(
+            config, surrogate[3]["n_train_trajectories"], frames.shape[1] - 1
+        )
     print(f"| ρ | τ | clip | {' | '.join(f'{m.name} / floor (per seed)' for m in metrics)} |")
     print("|---" * (3 + len(metrics)) + "|")
     for rho, scale, clip in itertools.product(args.rho, args.scale, clips):
         ratios = {m.name: [] for m in metrics}
         for seed in range(args.seeds):
             rolled = persistent_rollout(
-                surrogate, frames[:, :1], frames.shape[1] - 1, rho, seed, clip, scale
+                surrogate,
+                frames[:, :1],
+                frames.shape[1] - 1,
+                rho,
+                seed,
+                clip,
+                scale,
+                replay,
+                args.labels == "training-any-step",
             )
             arrays = unstack_frames(rolled, variables, dims)
             for m in metrics:
