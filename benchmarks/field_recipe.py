@@ -28,13 +28,13 @@ from slsim.pipelines import layout
 from slsim.pipelines.compare import Options, compare, write_tables
 from slsim.pipelines.ensemble import open_ensemble
 from slsim.pipelines.plots import plot_comparison
-from slsim.pipelines.sampling import run_sampling, samples_name
+from slsim.pipelines.sampling import run_sampling
 from slsim.surrogate.labels import LABEL_LAWS
 
 
 def ensure_samples(system: str, data_dir: Path, run: str, n: int, labels: str) -> Path:
     run_dir = layout.run_dir(system, run, data_dir)
-    samples = run_dir / samples_name(labels)
+    samples = run_dir / layout.samples_name(labels)
     if samples.exists():
         with open_ensemble(samples) as existing:
             law = existing.handle.attrs.get("labels", "gaussian")

@@ -157,7 +157,7 @@ def candidate_label(ensemble: Ensemble) -> str:
     ``samples-training.h5``; the file stem otherwise."""
     path = ensemble.path
     if path.parent.parent.name == "runs":
-        law = path.stem.removeprefix("samples").removeprefix("-")
+        law = path.stem.removeprefix("samples-") if path.stem.startswith("samples-") else ""
         return path.parent.name + (f" ({law} labels)" if law else "")
     return path.stem
 
@@ -482,7 +482,7 @@ def comparison_notes(comparison: Comparison) -> list[str]:
 class CompareRequest:
     """``slsim compare``: score surrogate ensembles of one system against its test split."""
 
-    #: Surrogate ensembles (empty: every DATA/<system>/runs/*/samples*.h5).
+    #: Surrogate ensembles (empty: every DATA/<system>/runs/*/samples.h5 and samples-<law>.h5).
     files: tuple[Path, ...] = ()
     #: None: the first file's system, else the only system with sampled runs.
     system: str | None = None
@@ -521,9 +521,7 @@ def compare_report(request: CompareRequest, show: Callable[[Any], None]) -> Path
 
         conditional_report(system, request.files, request.data_dir, out_dir, params, show)
         return out_dir
-    candidates = list(request.files) or sorted(
-        layout.runs_dir(system, request.data_dir).glob("*/samples*.h5")
-    )
+    candidates = list(request.files) or layout.sampled_runs(system, request.data_dir)
     comparison = compare(
         layout.split_path(system, "test", request.data_dir),
         layout.split_path(system, "train", request.data_dir),
@@ -563,9 +561,7 @@ def infer_system(files: tuple[Path, ...], data_dir: Path | None) -> str:
     if files:
         with open_ensemble(files[0]) as ensemble:
             return ensemble.spec.name
-    with_runs = [
-        name for name in SYSTEMS if any(layout.runs_dir(name, data_dir).glob("*/samples*.h5"))
-    ]
+    with_runs = [name for name in SYSTEMS if layout.sampled_runs(name, data_dir)]
     if len(with_runs) == 1:
         return with_runs[0]
     found = ", ".join(with_runs) if with_runs else "none"

@@ -31,7 +31,7 @@ from .compare import CompareRequest, compare_report
 from .errors import UserError
 from .generation import GenerateRequest, generate_ensembles
 from .progress import LazyProgress, generation_progress, sampling_progress, training_progress
-from .sampling import SampleRequest, sample_run, samples_name, unreadable_checkpoint
+from .sampling import SampleRequest, sample_run, unreadable_checkpoint
 from .threads import available_cpus, choose_threads, configure_model_threads, configure_threads
 from .training import TrainRequest, run_training
 
@@ -139,7 +139,7 @@ def run(
     samplings = [(name, "gaussian") for name in settings["runs"]]
     samplings += [(name, "training") for name in settings.get("replayed", ())]
     for name, labels in samplings:
-        if not (layout.run_dir(system, name, data_dir) / samples_name(labels)).exists():
+        if not (layout.run_dir(system, name, data_dir) / layout.samples_name(labels)).exists():
             sampling = SampleRequest(
                 system=system,
                 run=name,

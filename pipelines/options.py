@@ -158,7 +158,11 @@ Labels = Annotated[
     ),
 ]
 Output = Annotated[
-    Path | None, typer.Option(help="samples file [default: DATA/<system>/runs/<run>/samples.h5]")
+    Path | None,
+    typer.Option(
+        help="samples file [default: DATA/<system>/runs/<run>/samples.h5; with --labels "
+        "training, samples-training.h5]"
+    ),
 ]
 Checkpoint = Annotated[
     str, typer.Option(help="last: the end of training; best: the best validation score (best.pt)")
@@ -170,7 +174,8 @@ SampleOverwrite = Annotated[bool, typer.Option(help="replace an existing samples
 Files = Annotated[
     list[Path] | None,
     typer.Argument(
-        help="surrogate ensembles to score [default: every DATA/<system>/runs/*/samples.h5]",
+        help="surrogate ensembles to score [default: every DATA/<system>/runs/*/samples.h5 "
+        "and samples-<labels>.h5]",
         show_default=False,
     ),
 ]

@@ -73,12 +73,6 @@ def with_steps(config: TrainConfig, steps: int) -> TrainConfig:
     return replace(config, steps=steps)
 
 
-def samples_name(labels: str) -> str:
-    """A run's samples file for a label law: ``samples.h5``, or ``samples-<law>.h5`` for SL
-    labels other than fresh Gaussians (so that both can sit in a run and be compared)."""
-    return "samples.h5" if labels == "gaussian" else f"samples-{labels}.h5"
-
-
 def check_label_law(labels: str, config: TrainConfig) -> None:
     """Refuse a label law that is unknown or that ``config``'s run cannot sample with."""
     if labels not in LABEL_LAWS:
@@ -249,7 +243,7 @@ def sample_run(
     checkpoint = run_path / CHECKPOINT_FILES[request.checkpoint]
     if request.checkpoint == "best" and not checkpoint.exists():
         raise UserError(f"{run_path} has no best.pt: it was trained without validation")
-    output = request.output or run_path / samples_name(request.labels)
+    output = request.output or run_path / layout.samples_name(request.labels)
     run_sampling(
         checkpoint,
         test_file,
