@@ -148,7 +148,7 @@ def run_sampling(
     replay = None
     if labels == "training":
         replay = LabelReplay.of_run(
-            config, meta["n_train_trajectories"], n_frames - 1, first=context_frames - 1
+            config, meta["n_train_trajectories"], n_frames - 1, context_frames - 1, device
         )
     if on_start is not None:
         on_start()

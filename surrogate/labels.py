@@ -67,20 +67,29 @@ class LabelReplay:
     training trajectory, so a rollout recombines steps rather than replaying a trajectory.
     """
 
-    table: torch.Tensor  # (training trajectories, steps, label_dim)
+    table: torch.Tensor  # (training trajectories, steps, label_dim), on the sampling device
     first: int = 0
 
     @classmethod
-    def of_run(cls, config: TrainConfig, n_trajectories: int, steps: int, first: int = 0):
-        """The replay of a run's labels (``run_labels``) over its ``n_trajectories · steps``."""
+    def of_run(
+        cls,
+        config: TrainConfig,
+        n_trajectories: int,
+        steps: int,
+        first: int = 0,
+        device: torch.device | str = "cpu",
+    ):
+        """The replay of a run's labels (``run_labels``) over its ``n_trajectories · steps``,
+        kept on ``device`` (the sampling generator's) so that no step copies it."""
         table = run_labels(config, n_trajectories, steps).view(n_trajectories, steps, -1)
-        return cls(table, first)
+        return cls(table.to(device), first)
 
     def draw(self, n: int, step: int, generator: torch.Generator) -> torch.Tensor:
-        """Labels ``(n, label_dim)`` for rollout step ``step``, on the generator's device."""
+        """Labels ``(n, label_dim)`` for rollout step ``step`` (``generator`` on the table's
+        device)."""
         count, steps, _ = self.table.shape
-        pick = torch.randint(0, count, (n,), generator=generator, device=generator.device)
-        return self.table.to(generator.device)[pick, min(self.first + step, steps - 1)]
+        pick = torch.randint(0, count, (n,), generator=generator, device=self.table.device)
+        return self.table[pick, min(self.first + step, steps - 1)]
 
 
 class WithTrajectoryLabel(nn.Module):
