@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from slsim.surrogate.config import TrainConfig
+from slsim.surrogate.labels import LabelReplay
 from slsim.surrogate.methods import get_method
 from slsim.surrogate.normalization import Normalizer
 from slsim.surrogate.sampling import rollout
@@ -72,6 +73,8 @@ def make_validator(
 ) -> Validator | None:
     """Score rollouts from the validation starts on each QoI, beside the noise floor.
 
+    SL's per-step labels are fresh or replayed from its training labels
+    (``config.validate_labels``), so that ``best.pt`` is chosen for the sampler that will be used.
     Returns scores ``val_<QoI>`` (distance) and ``val_<QoI>/floor``.
     """
     metrics = metrics_for(ensemble.spec.name)
@@ -89,10 +92,15 @@ def make_validator(
     context = initial_context(normalizer.encode(start, CHANNEL_AXIS).to(device), config.window, 1)
     method = get_method(config.method)
     steps = frames.shape[1] - 1
+    replay = None
+    if config.validate_labels == "training":
+        replay = LabelReplay.of_run(config, len(split.train), steps, device=device)
 
     def validate(model: torch.nn.Module) -> dict[str, float]:
         generator = torch.Generator(device=device).manual_seed(0)
-        generated = rollout(model, method, config, context, steps, generator, batch_size=256)
+        generated = rollout(
+            model, method, config, context, steps, generator, batch_size=256, replay=replay
+        )
         decoded = normalizer.decode(generated.float().cpu(), CHANNEL_AXIS)
         arrays = unstack_frames(torch.cat([start, decoded], dim=1).numpy(), variables, dims)
         scores: dict[str, float] = {}

@@ -11,6 +11,8 @@ from typing import Any
 
 from slsim.simulators.config import ConfigError, build_config, config_to_dict, param, require
 
+from .labels import LABEL_LAWS
+
 PRESET_NAMES = ("smoke", "cpu", "fast", "paper")
 #: Fields that change how a run is watched, not what it computes: a run resumes when only these
 #: differ (validate_every matters only through whether validation trajectories are held out).
@@ -162,6 +164,12 @@ class TrainConfig:
     log_every: int = param(100, "steps between logged losses")
     validate_every: int = param(0, "steps between validation rollouts scored on a QoI (0: never)")
     validate_trajectories: int = param(64, "held-out trajectories rolled out per validation")
+    validate_labels: str = param(
+        "gaussian",
+        "how validation rollouts draw SL's per-step labels, and so which sampler best.pt is "
+        "chosen for: gaussian (fresh, the paper's) or training (replayed from the run's own "
+        "training labels, as slsim sample --labels training; sl only)",
+    )
     bf16: bool = param(True, "bf16 autocast on CUDA (ignored on CPU)")
     cpu_bf16: bool = param(
         False, "bf16 autocast on CPU, in training and rollouts (fast with AVX512-BF16 or AMX)"
@@ -239,6 +247,16 @@ class TrainConfig:
         require(self.label_map >= 0, f"label_map must be ≥ 0, got {self.label_map}")
         require(self.train_trajectories >= 0, "train_trajectories must be ≥ 0")
         require(self.validate_every >= 0, "validate_every must be ≥ 0")
+        require(
+            self.validate_labels in LABEL_LAWS,
+            f"validate_labels must be one of {', '.join(LABEL_LAWS)}, got {self.validate_labels!r}",
+        )
+        require(
+            self.validate_labels == "gaussian"
+            or (self.method == "sl" and not self.trajectory_label_dim),
+            "validate_labels=training replays the training labels of an sl run without "
+            "trajectory labels",
+        )
         require(len(self.channels) >= 1 and min(self.channels) > 0, "channels must be positive")
         require(self.padding in ("zeros", "circular"), "padding must be zeros or circular")
         require(

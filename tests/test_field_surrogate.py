@@ -15,14 +15,16 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from slsim.pipelines import demo as demo_module
+from slsim.pipelines import validation as validation_module
 from slsim.pipelines.cli import app
 from slsim.pipelines.ensemble import check_ensemble
 from slsim.pipelines.errors import UserError
 from slsim.pipelines.training import TrainRequest, run_training, validation_score
 from slsim.pipelines.validation import FLOOR_GROUPS, Split, floor_groups, split_training_file
+from slsim.simulators.config import ConfigError
 from slsim.surrogate.checkpoint import load_checkpoint
 from slsim.surrogate.config import resolve_train_config
-from slsim.surrogate.labels import LabelReplay, label_table, run_labels
+from slsim.surrogate.labels import LabelReplay, label_table, run_labels, training_labels
 from slsim.surrogate.methods import get_method
 from slsim.surrogate.normalization import Normalizer
 from slsim.surrogate.sampling import rollout
@@ -454,6 +456,58 @@ def test_validation_needs_no_test_split_and_history_is_written_while_training(tm
     best = load_checkpoint(run_dir / "best.pt")
     assert best["step"] == min(scores, key=scores.get)
     assert best["score"] == pytest.approx(min(scores.values()))
+
+
+@pytest.mark.parametrize("labels", ["gaussian", "training"])
+def test_validation_rolls_out_with_the_label_law_best_pt_is_chosen_for(
+    tmp_path, monkeypatch, labels
+):
+    """validate_labels=training: every validation rollout replays the run's own training labels
+    (those of its trained trajectories, step by step); gaussian: fresh labels, no replay."""
+    runner = CliRunner()
+    root = tmp_path / "data"
+    tiny = [arg for key, value in TINY_WAVE.items() for arg in ("--set", f"{key}={value}")]
+    generated = runner.invoke(app, ["generate", "wave", "--n", "12", "--n-test", "0", *tiny,
+                                    "--data-dir", str(root), "-q"])  # fmt: skip
+    assert generated.exit_code == 0, generated.output
+    replays = []
+
+    def recording_rollout(*args, replay=None, **kwargs):
+        replays.append(replay)
+        return rollout(*args, replay=replay, **kwargs)
+
+    monkeypatch.setattr(validation_module, "rollout", recording_rollout)
+    overrides = {"validate_every": "10", "validate_trajectories": "4", "validate_labels": labels}
+    request = TrainRequest(
+        system="wave",
+        train_file=root / "wave" / "train.h5",
+        run_dir=root / "wave" / "runs" / "sl",
+        method="sl",
+        preset="smoke",
+        overrides=overrides,
+        device=CPU,
+    )
+    saved = load_checkpoint(run_training(request))["config"]
+    assert saved["validate_labels"] == labels
+    assert len(replays) == 3  # steps 10, 20, 30
+    if labels == "gaussian":
+        assert all(replay is None for replay in replays)
+        return
+    steps = TINY_WAVE["n_frames"] - 1
+    # the labels of the 12 − 4 trained trajectories, as training drew them
+    expected = training_labels(8, steps, saved["label_dim"], 0, saved["seed"] + 1)
+    expected = expected.view(8, steps, -1)
+    assert all(torch.equal(replay.table, expected) and replay.first == 0 for replay in replays)
+
+
+def test_validate_labels_training_is_refused_where_there_are_no_labels_to_replay():
+    for method, extra in (("mse", {}), ("sl", {"trajectory_label_dim": "4"})):
+        with pytest.raises(ConfigError, match="validate_labels=training replays"):
+            resolve_train_config(
+                "field", 3, method, "smoke", {"validate_labels": "training", **extra}, {}
+            )
+    with pytest.raises(ConfigError, match="validate_labels must be one of"):
+        resolve_train_config("field", 3, "sl", "smoke", {"validate_labels": "fresh"}, {})
 
 
 def test_wave_demo_runs_end_to_end_on_a_tiny_configuration(tmp_path, monkeypatch):
