@@ -9,7 +9,11 @@ file, never trained on). Then, frame by frame, the ensemble spread of ``--n`` ro
 as ``slsim sample`` draws them; ``--labels training`` replays training labels) from the
 validation block's start against the block's own spread, and the mean |x| of both (the wave's
 mean |u|, the flow's mean saturation). Spread = the RMS over cells of the across-trajectory
-standard deviation, in physical units.
+standard deviation, in physical units. For the wave, last, when the fronts reach the edge of the
+grid: the mean frame at which u first exceeds a fraction of the block's max |u| on the outer ring
+(the crossing-time QoI at several thresholds), and the mean outer-ring max of u per frame. A delay
+that is the same at every threshold is a slow front; one that grows at low thresholds is a
+leading edge too weak to cross.
 
     python benchmarks/label_spread.py --system wave --data-dir ~/slsim-data/w32t32 --run sl-s0
 """
@@ -24,6 +28,7 @@ import torch
 
 from slsim.pipelines import layout
 from slsim.pipelines.ensemble import open_ensemble
+from slsim.pipelines.qoi import first_crossing_time, outer_ring
 from slsim.pipelines.sampling import load_surrogate
 from slsim.surrogate.device import autocast
 from slsim.surrogate.labels import LABEL_LAWS, LabelReplay, run_labels
@@ -40,6 +45,30 @@ def spread(frames: np.ndarray) -> np.ndarray:
 def mean_magnitude(frames: np.ndarray) -> np.ndarray:
     """Per frame: the ensemble mean of the cell-averaged |x|."""
     return np.abs(frames).reshape(frames.shape[0], frames.shape[1], -1).mean(axis=(0, 2))
+
+
+def front_arrival(simulated: np.ndarray, generated: np.ndarray) -> None:
+    """Print when the wave's fronts reach the outer ring, simulator against rollouts."""
+    scale = float(np.abs(simulated).max())
+    ring = {"simulator": outer_ring(simulated[:, :, 0]), "rollouts": outer_ring(generated[:, :, 0])}
+    steps = simulated.shape[1] - 1
+    print("\nfronts at the outer ring (mean crossing frame; threshold × the block's max |u|)")
+    print("| threshold | simulator | rollouts | delay, frames | never crossed: sim / rollouts |")
+    print("|---|---|---|---|---|")
+    for threshold in (0.01, 0.02, 0.03, 0.05, 0.07):
+        events = {k: (v > threshold * scale).any(axis=-1) for k, v in ring.items()}
+        frame = {k: first_crossing_time(v) * steps for k, v in events.items()}
+        never = {k: (~v.any(axis=1)).mean() for k, v in events.items()}
+        delay = frame["rollouts"].mean() - frame["simulator"].mean()
+        print(
+            f"| {threshold} | {frame['simulator'].mean():.2f} | {frame['rollouts'].mean():.2f} | "
+            f"{delay:+.2f} | {never['simulator']:.2f} / {never['rollouts']:.2f} |"
+        )
+    print("\n| frame | outer-ring max u / max \\|u\\|: simulator | rollouts |")
+    print("|---|---|---|")
+    peak = {k: v.max(axis=-1).mean(axis=0) / scale for k, v in ring.items()}
+    for t in range(1, steps + 1):
+        print(f"| {t} | {peak['simulator'][t]:.4f} | {peak['rollouts'][t]:.4f} |")
 
 
 def read_frames(ensemble, rows: slice) -> np.ndarray:
@@ -119,6 +148,8 @@ def main() -> None:
     sim, gen = mean_magnitude(validation), mean_magnitude(rolled)
     for t in range(1, steps + 1):
         print(f"| {t} | {ratio[t]:.2f} | {sim[t]:.4g} | {gen[t]:.4g} |")
+    if args.system == "wave":
+        front_arrival(validation, rolled)
 
 
 if __name__ == "__main__":
