@@ -22,20 +22,16 @@ from pathlib import Path
 import torch
 
 from slsim.simulators import get_system
-from slsim.surrogate.config import TrainConfig
 from slsim.surrogate.methods import METHODS
-from slsim.surrogate.training import LogCallback
 
 from . import layout
 from .compare import Comparison, Options, compare, write_tables
 from .ensemble import open_ensemble, open_generated
 from .errors import UserError, require_positive
 from .sampling import run_sampling
+from .side_by_side import TrainCallbacks, train_side_by_side
 from .table1_report import Result, write_report
 from .training import TrainRequest, run_training
-
-#: (on_start, on_log) callbacks of one training run, or Nones
-TrainCallbacks = tuple[Callable[[TrainConfig, int], None] | None, LogCallback | None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,6 +57,10 @@ class Table1Request:
     tuning: Path | None = None
     #: The report directory (None: DATA/<system>/reports/table1).
     out_dir: Path | None = None
+    #: Runs trained at once, one process each with ``threads`` threads (CPU only); 1: one after
+    #: the other in this process.
+    jobs: int = 1
+    threads: int = 1
 
 
 def parse_integers(option: str, text: str) -> tuple[int, ...]:
@@ -86,6 +86,11 @@ def check_request(request: Table1Request) -> None:
         raise UserError("the training seed of Table 1 is set with --seeds, not --set seed=…")
     if "sl" not in request.methods:
         raise UserError("table1 needs sl among the methods: speeds are relative to it")
+    require_positive("--jobs", request.jobs)
+    if request.jobs > 1 and request.device.type != "cpu":
+        raise UserError(
+            f"--jobs {request.jobs} trains side by side on the CPU, not on {request.device}"
+        )
 
 
 @dataclass(frozen=True)
@@ -177,24 +182,8 @@ def run_table1(
     for path in (train_file, test_file):
         with open_generated(path, system):
             pass
+    checkpoints = train_every_run(request, on_stage, train_callbacks)
     seeds = request.seeds
-    checkpoints = {}
-    for method, training in trainings(request).items():
-        for seed in seeds:
-            name = training.run_name(seed)
-            on_stage(f"train {method} seed {seed} ({name})")
-            run = TrainRequest(
-                system=system,
-                train_file=train_file,
-                run_dir=layout.run_dir(system, name, data_dir),
-                method=method,
-                preset=request.preset,
-                overrides={**training.overrides, "seed": str(seed)},
-                device=request.device,
-                reuse_finished=True,
-            )
-            on_start, on_log = train_callbacks(name)
-            checkpoints[method, seed] = run_training(run, on_log=on_log, on_start=on_start)
     samples: dict[tuple[Entry, int], Path] = {}
     seconds: dict[tuple[Entry, int], float] = {}
     for entry in entries(request.methods, request.ardm_steps):
@@ -230,6 +219,49 @@ def run_table1(
         result.speedup_of_sl = result.seconds_per_trajectory / sl_seconds[result.seed]
     write_report(results, comparison, out_dir)
     return results, out_dir
+
+
+def train_every_run(
+    request: Table1Request,
+    on_stage: Callable[[str], None],
+    train_callbacks: Callable[[str], TrainCallbacks],
+) -> dict[tuple[str, int], Path]:
+    """Each method at each seed (finished runs with the same settings are reused): one after the
+    other, or ``request.jobs`` at a time in their own processes. Returns the checkpoints."""
+    runs: dict[tuple[str, int], TrainRequest] = {}
+    for method, training in trainings(request).items():
+        for seed in request.seeds:
+            name = training.run_name(seed)
+            runs[method, seed] = TrainRequest(
+                system=request.system,
+                train_file=layout.split_path(request.system, "train", request.data_dir),
+                run_dir=layout.run_dir(request.system, name, request.data_dir),
+                method=method,
+                preset=request.preset,
+                overrides={**training.overrides, "seed": str(seed)},
+                device=request.device,
+                reuse_finished=True,
+            )
+    if request.jobs > 1 and len(runs) > 1:
+        named = {run.run_dir.name: run for run in runs.values()}
+        on_stage(
+            f"train {len(named)} runs, {request.jobs} at a time side by side "
+            f"({request.threads} thread{'s' if request.threads > 1 else ''} each)"
+        )
+        train_side_by_side(
+            named,
+            processes=min(request.jobs, len(named)),
+            threads=request.threads,
+            callbacks={name: train_callbacks(name) for name in named},
+            show=lambda line: None,
+        )
+        return {key: run.run_dir / "checkpoint.pt" for key, run in runs.items()}
+    checkpoints = {}
+    for (method, seed), run in runs.items():
+        on_stage(f"train {method} seed {seed} ({run.run_dir.name})")
+        on_start, on_log = train_callbacks(run.run_dir.name)
+        checkpoints[method, seed] = run_training(run, on_log=on_log, on_start=on_start)
+    return checkpoints
 
 
 def _result(entry: Entry, seed: int, path: Path, seconds: float, comparison: Comparison) -> Result:

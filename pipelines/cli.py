@@ -34,7 +34,7 @@ from .progress import (
     training_progress,
 )
 from .sampling import SampleRequest, sample_run
-from .threads import configure_model_threads
+from .threads import available_cpus, choose_threads, configure_model_threads
 from .training import TrainRequest, resolve_config, run_training
 
 console = Console()
@@ -296,6 +296,7 @@ def table1(
     device: opt.Device = "auto",
     quiet: opt.Quiet = False,
     threads: opt.Threads = None,
+    jobs: opt.Jobs = None,
 ) -> None:
     """Reproduce the paper's Table 1 on SYSTEM: WCT and WIM beside the noise floor, network
     calls and seconds per trajectory for every method (--methods), ARDM at several K.
@@ -304,21 +305,26 @@ def table1(
     --tuning: <winning run>[-s<seed>]; finished runs with the same settings are reused),
     samples --n trajectories from each, and writes table1.md/.csv/.json, table1_summary.json,
     table1_pareto.png (distance / floor against network calls) and the compare report to
-    DATA/<system>/reports/table1/.
+    DATA/<system>/reports/table1/. On a CPU with several cores the runs train side by side,
+    one process and one thread each (--jobs).
     """
     configure_model_threads(threads, get_system(system))
+    torch_device = select_device(device)
+    on_cpu = torch_device.type == "cpu"
     request = Table1Request(
         system=system,
         data_dir=data_dir,
         preset=preset,
         overrides=parse_overrides(set_ or []),
         n=n,
-        device=select_device(device),
+        device=torch_device,
         methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
         ardm_steps=parse_integers("--ardm-steps", ardm_steps),
         bootstrap=bootstrap,
         seeds=parse_integers("--seeds", seeds),
         tuning=tuning,
+        jobs=jobs if jobs is not None else (available_cpus() if on_cpu else 1),
+        threads=choose_threads(threads, small_model=True),
     )
     with LazyProgress(quiet) as progress:
         _, out_dir = run_table1(

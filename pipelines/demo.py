@@ -3,20 +3,12 @@ that the commands call.
 
 Each stage is skipped when its output already exists (an unfinished training run resumes), so
 an interrupted demo continues where it stopped. The field demos train their runs side by side,
-one process with one thread each, when there are two or more CPUs (:func:`train_concurrently`).
+one process with one thread each, when there are two or more CPUs (``side_by_side``).
 """
 
 from __future__ import annotations
 
-import ctypes
-import multiprocessing
-import os
-import queue
-import signal
-import sys
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +24,8 @@ from .errors import UserError
 from .generation import GenerateRequest, generate_ensembles
 from .progress import LazyProgress, generation_progress, sampling_progress, training_progress
 from .sampling import SampleRequest, sample_run, unreadable_checkpoint
-from .threads import available_cpus, choose_threads, configure_model_threads, configure_threads
+from .side_by_side import train_side_by_side
+from .threads import available_cpus, choose_threads, configure_model_threads
 from .training import TrainRequest, run_training
 
 
@@ -47,7 +40,7 @@ def _field_demo(*generation: str) -> dict:
         "runs": {"sl": ("sl", "cpu", recipe), "mse": ("mse", "cpu", recipe)},
         # SL also sampled with labels replayed from its training labels (slsim sample --labels)
         "replayed": ("sl",),
-        # a UNet step takes ~0.3 s on one core: worth a process per run (train_concurrently)
+        # a UNet step takes ~0.3 s on one core: worth a process per run (train_side_by_side)
         "concurrent": True,
     }
 
@@ -129,7 +122,17 @@ def run(
             f"training {' and '.join(untrained)} side by side: {len(untrained)} processes, "
             f"{worker_threads} thread{'s' if worker_threads > 1 else ''} each"
         )
-        train_concurrently(untrained, threads=worker_threads, progress=progress, show=show)
+        callbacks = {
+            name: training_progress(progress, f"train {system} {request.method}")
+            for name, request in untrained.items()
+        }
+        train_side_by_side(
+            untrained,
+            processes=min(len(untrained), available_cpus()),
+            threads=worker_threads,
+            callbacks=callbacks,
+            show=show,
+        )
     else:
         for request in untrained.values():
             configure_model_threads(threads, get_system(system))
@@ -156,172 +159,3 @@ def run(
             show(f"wrote {output} ({n} trajectories)")
     comparing = CompareRequest(system=system, data_dir=data_dir, bootstrap=50, threads=threads)
     return compare_report(comparing, show)
-
-
-#: prctl(2) option: the signal this process gets when its parent thread exits (Linux).
-_PR_SET_PDEATHSIG = 1
-#: What a training process of :func:`train_concurrently` was given: the queue its progress goes
-#: to, the event that says the demo is stopping and the demo's process id.
-_WORKER: dict[str, Any] = {}
-
-
-def train_concurrently(
-    requests: dict[str, TrainRequest],
-    *,
-    threads: int,
-    progress: LazyProgress,
-    show: Callable[[Any], None],
-) -> None:
-    """Train every run of ``requests`` (name -> request) at once, one spawned process each with
-    ``threads`` torch and Numba threads, and show their progress as :func:`training_progress`
-    does. Each run is the same as when trained in this process (a function of its seed).
-
-    Call it from the main thread: it handles SIGINT. Ctrl-C is relayed once to every training
-    process, each saves at its step boundary, and KeyboardInterrupt is raised when all have
-    stopped; a second Ctrl-C stops them at once. The processes have their own process group, so
-    a terminal's Ctrl-C reaches them only through this relay, exactly once. A run that fails
-    stops the others the same way and its error (a :class:`UserError` for bad input) is raised.
-    """
-    context = multiprocessing.get_context("spawn")
-    callbacks = {
-        name: training_progress(progress, f"train {request.system} {request.method}")
-        for name, request in requests.items()
-    }
-    interrupts: list[int] = []
-    # the processes start with SIGINT ignored (inherited) until _start_worker handles it
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        events, stop = context.Queue(), context.Event()
-        with ProcessPoolExecutor(
-            min(len(requests), available_cpus()),
-            mp_context=context,
-            initializer=_start_worker,
-            initargs=(events, stop, threads, os.getpid()),
-        ) as executor:
-            futures = {
-                name: executor.submit(_train_in_worker, name, request)
-                for name, request in requests.items()
-            }
-            signal.signal(signal.SIGINT, lambda signum, frame: interrupts.append(signum))
-            _follow(futures, events, stop, interrupts, callbacks, show)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    errors = [future.exception() for future in futures.values() if future.exception()]
-    for error in errors:
-        if not isinstance(error, KeyboardInterrupt):
-            raise error
-    if errors or interrupts:
-        raise KeyboardInterrupt
-
-
-def _follow(
-    futures: dict[str, Future],
-    events: Any,
-    stop: Any,
-    interrupts: list[int],
-    callbacks: dict[str, tuple[Callable, Callable]],
-    show: Callable[[Any], None],
-) -> None:
-    """Show the runs' progress until each has ended; relay each Ctrl-C in ``interrupts`` (and a
-    failed run, once) to every training process as SIGINT."""
-    pids: list[int] = []
-    ended: set[str] = set()
-    stops = failed = 0
-
-    def running(name: str) -> bool:
-        future = futures[name]
-        return name not in ended and not (
-            future.done() and isinstance(future.exception(), BrokenProcessPool)
-        )
-
-    def relay() -> None:
-        stop.set()
-        for pid in pids:
-            _interrupt(pid)
-
-    try:
-        while any(running(name) for name in futures):
-            for _ in range(stops, len(interrupts) + failed):
-                relay()
-                stops += 1
-            try:
-                kind, *event = events.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if kind == "pid":
-                pids.append(event[0])
-                if stops:  # started after the relay: one SIGINT like the others
-                    _interrupt(event[0])
-            elif kind == "start":
-                callbacks[event[0]][0](*event[1:])
-            elif kind == "log":
-                callbacks[event[0]][1](*event[1:])
-            else:  # "end": sent after the run's last progress event
-                ended.add(event[0])
-                error = futures[event[0]].exception()
-                if error is None:
-                    show(f"trained {futures[event[0]].result()} on cpu")
-                elif not isinstance(error, KeyboardInterrupt):
-                    failed = 1
-    except BaseException:  # e.g. the display failed: the runs save and stop rather than go on
-        relay()
-        raise
-
-
-def _interrupt(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGINT)
-    except ProcessLookupError:  # already gone
-        pass
-
-
-def _start_worker(events: Any, stop: Any, threads: int, parent: int) -> None:
-    """Set up a training process: its own process group (Ctrl-C comes relayed by the demo);
-    SIGHUP when the demo dies (Linux), so that a run saves and the process exits rather than
-    live on as an orphan; ``threads`` threads."""
-    os.setpgrp()
-    _WORKER.update(events=events, stop=stop, parent=parent)
-    signal.signal(signal.SIGINT, _between_runs)
-    signal.signal(signal.SIGHUP, _parent_died)
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, int(signal.SIGHUP))
-    _exit_if_orphaned()
-    configure_threads(threads, use_torch=True)
-    events.put(("pid", os.getpid()))
-
-
-def _parent_died(signum: int, frame: Any) -> None:
-    """SIGHUP from PR_SET_PDEATHSIG, which comes once per exiting thread of the demo: once the
-    demo is gone, stop as on Ctrl-C (the run saves at its step boundary), once."""
-    if os.getppid() != _WORKER["parent"] and not _WORKER.get("orphaned"):
-        _WORKER["orphaned"] = True
-        signal.raise_signal(signal.SIGINT)
-
-
-def _between_runs(signum: int, frame: Any) -> None:
-    """SIGINT while no run trains here: nothing to stop, unless the demo has died."""
-    _exit_if_orphaned()
-
-
-def _exit_if_orphaned() -> None:
-    """Exit when the demo that started this process has died (nobody is left to report to)."""
-    if os.getppid() != _WORKER["parent"]:
-        os._exit(1)
-
-
-def _train_in_worker(name: str, request: TrainRequest) -> Path:
-    """:func:`run_training` in a training process, its progress sent to the demo as events."""
-    events, stop = _WORKER["events"], _WORKER["stop"]
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        if stop.is_set():  # the demo stopped before this run began
-            raise KeyboardInterrupt
-        return run_training(
-            request,
-            on_log=lambda *log: events.put(("log", name, *log)),
-            on_start=lambda config, step: events.put(("start", name, config, step)),
-        )
-    finally:
-        signal.signal(signal.SIGINT, _between_runs)
-        _exit_if_orphaned()
-        events.put(("end", name))

@@ -92,6 +92,15 @@ DemoThreads = Annotated[
         show_default=False,
     ),
 ]
+Jobs = Annotated[
+    int | None,
+    typer.Option(
+        help="runs trained at once on the CPU, one process each with --threads threads (1: one "
+        "after the other in this process) [default: the number of CPUs on a CPU device, with 1 "
+        "thread per process unless --threads or $OMP_NUM_THREADS says otherwise; 1 on a GPU]",
+        show_default=False,
+    ),
+]
 Bootstrap = Annotated[
     int, typer.Option(help="bootstrap resamples for the 95 % intervals (0: none)", min=0)
 ]

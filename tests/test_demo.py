@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from slsim.pipelines import cli
 from slsim.pipelines import demo as demo_module
-from slsim.pipelines.progress import LazyProgress
+from slsim.pipelines.progress import LazyProgress, training_progress
+from slsim.pipelines.side_by_side import train_side_by_side
 from slsim.pipelines.training import TrainRequest, run_training
 from slsim.surrogate.checkpoint import load_checkpoint
 
@@ -93,7 +94,8 @@ def test_runs_trained_side_by_side_equal_runs_trained_in_this_process(wave_data,
     shown: list[str] = []
     side = requests(tmp_path / "side", wave_data, 20)
     with LazyProgress(quiet=False) as progress:  # plain lines: stderr is not a terminal here
-        demo_module.train_concurrently(side, threads=1, progress=progress, show=shown.append)
+        callbacks = {name: training_progress(progress, f"train wave {name}") for name in side}
+        train_side_by_side(side, processes=2, threads=1, callbacks=callbacks, show=shown.append)
     assert sorted(shown) == [f"trained {tmp_path / 'side' / name / 'checkpoint.pt'} on cpu"
                              for name in ("mse", "sl")]  # fmt: skip
     progress_lines = capsys.readouterr().err.splitlines()

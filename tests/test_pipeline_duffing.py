@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from slsim.pipelines import benchmark as benchmark_module
+from slsim.pipelines import side_by_side as side_by_side_module
 from slsim.pipelines.cli import app
 from slsim.pipelines.ensemble import check_ensemble
 from slsim.pipelines.errors import UserError
@@ -191,8 +193,17 @@ def test_table1_reuses_finished_runs_and_times_every_entry(pipeline, tmp_path):
     assert "table1 needs sl" in str(bad.exception)
 
 
-def test_table1_trains_tuned_winners_at_every_seed_and_summarises_them(pipeline, tmp_path):
+def test_table1_trains_tuned_winners_at_every_seed_and_summarises_them(
+    pipeline, tmp_path, monkeypatch
+):
     root, _ = pipeline
+    side_by_side = []
+
+    def record(requests, **kwargs):
+        side_by_side.append((sorted(requests), kwargs["processes"], kwargs["threads"]))
+        return side_by_side_module.train_side_by_side(requests, **kwargs)
+
+    monkeypatch.setattr(benchmark_module, "train_side_by_side", record)
     d = ["--data-dir", str(root)]
     invoke("train", "duffing", "--name", "won-sl", "--preset", "smoke", "--set", "label_dim=4", *d)
     winner = root / "duffing" / "runs" / "won-sl" / "checkpoint.pt"
@@ -211,7 +222,9 @@ def test_table1_trains_tuned_winners_at_every_seed_and_summarises_them(pipeline,
     tuning.write_text(json.dumps(record))
     args = ["benchmark", "table1", "duffing", "--preset", "smoke", "--n", "32", *d]
     args += ["--methods", "sl,mse", "--seeds", "0,1", "--tuning", str(tuning), "--bootstrap", "20"]
-    invoke(*args)
+    invoke(*args, "--jobs", "2", "--threads", "1")
+    # the four runs go to two training processes, one thread each; the finished one is reused
+    assert side_by_side == [(["won-mse", "won-mse-s1", "won-sl", "won-sl-s1"], 2, 1)]
     assert winner.stat().st_mtime_ns == before  # seed 0 is the winning run itself
     runs = root / "duffing" / "runs"
     for name, seed, setting in (("won-sl-s1", 1, ("label_dim", 4)), ("won-mse", 0, None)):
