@@ -115,7 +115,7 @@ def test_field_search_spaces_give_every_method_four_distinct_cpu_runs(tune_metho
     plans = tune_methods.plan_runs(system, None, "cpu", {}, methods, 4, 64)
     assert len(plans) == 4 * len(methods)
     for plan in plans:
-        assert plan.config.validate_every == plan.config.iterations == 6000
+        assert plan.config.validate_every == plan.config.iterations == 9000
         assert plan.config.validate_trajectories == 64
         assert plan.config.predict == plan.overrides.get("predict", "increment")
     sl = [plan.config for plan in plans if plan.method == "sl"]
