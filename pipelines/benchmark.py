@@ -228,13 +228,14 @@ def train_every_run(
 ) -> dict[tuple[str, int], Path]:
     """Each method at each seed (finished runs with the same settings are reused): one after the
     other, or ``request.jobs`` at a time in their own processes. Returns the checkpoints."""
+    train_file = layout.split_path(request.system, "train", request.data_dir)
     runs: dict[tuple[str, int], TrainRequest] = {}
     for method, training in trainings(request).items():
         for seed in request.seeds:
             name = training.run_name(seed)
             runs[method, seed] = TrainRequest(
                 system=request.system,
-                train_file=layout.split_path(request.system, "train", request.data_dir),
+                train_file=train_file,
                 run_dir=layout.run_dir(request.system, name, request.data_dir),
                 method=method,
                 preset=request.preset,
@@ -248,14 +249,14 @@ def train_every_run(
             f"train {len(named)} runs, {request.jobs} at a time side by side "
             f"({request.threads} thread{'s' if request.threads > 1 else ''} each)"
         )
-        train_side_by_side(
+        trained = train_side_by_side(
             named,
             processes=min(request.jobs, len(named)),
             threads=request.threads,
             callbacks={name: train_callbacks(name) for name in named},
             show=lambda line: None,
         )
-        return {key: run.run_dir / "checkpoint.pt" for key, run in runs.items()}
+        return {key: trained[run.run_dir.name] for key, run in runs.items()}
     checkpoints = {}
     for (method, seed), run in runs.items():
         on_stage(f"train {method} seed {seed} ({run.run_dir.name})")

@@ -30,7 +30,7 @@ TrainCallbacks = tuple[Callable[[TrainConfig, int], None] | None, LogCallback | 
 
 #: prctl(2) option: the signal this process gets when its parent thread exits (Linux).
 _PR_SET_PDEATHSIG = 1
-#: What a training process of :func:`train_concurrently` was given: the queue its progress goes
+#: What a training process of :func:`train_side_by_side` was given: the queue its progress goes
 #: to, the event that says the caller is stopping and the caller's process id.
 _WORKER: dict[str, Any] = {}
 
@@ -42,12 +42,12 @@ def train_side_by_side(
     threads: int,
     callbacks: dict[str, TrainCallbacks],
     show: Callable[[Any], None],
-) -> None:
+) -> dict[str, Path]:
     """Train every run of ``requests`` (name -> request) in ``processes`` spawned processes
     with ``threads`` torch and Numba threads each (more runs than processes wait their turn),
     and pass each run's progress to its ``callbacks[name]`` (on_start, on_log of
-    :func:`run_training`). Each run is the same as when trained in this process on as many
-    threads (a function of its seed).
+    :func:`run_training`); returns each run's checkpoint. Each run is the same as when trained
+    in this process on as many threads (a function of its seed).
 
     Call it from the main thread: it handles SIGINT. Ctrl-C is relayed once to every training
     process, each saves at its step boundary, and KeyboardInterrupt is raised when all have
@@ -81,6 +81,7 @@ def train_side_by_side(
             raise error
     if errors or interrupts:
         raise KeyboardInterrupt
+    return {name: future.result() for name, future in futures.items()}
 
 
 def _follow(
@@ -161,7 +162,7 @@ def _start_worker(events: Any, stop: Any, threads: int, parent: int) -> None:
 
 def _parent_died(signum: int, frame: Any) -> None:
     """SIGHUP from PR_SET_PDEATHSIG, which comes once per exiting thread of the caller: once the
-    demo is gone, stop as on Ctrl-C (the run saves at its step boundary), once."""
+    caller is gone, stop as on Ctrl-C (the run saves at its step boundary), once."""
     if os.getppid() != _WORKER["parent"] and not _WORKER.get("orphaned"):
         _WORKER["orphaned"] = True
         signal.raise_signal(signal.SIGINT)
